@@ -12,10 +12,20 @@ module.exports = {
   transform: {
     '^.+\\.[tj]s$': [
       'ts-jest',
-      { isolatedModules: true, tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', esModuleInterop: true } },
+      {
+        tsconfig: {
+          allowJs: true,
+          isolatedModules: true,
+          module: 'commonjs',
+          target: 'ES2022',
+          esModuleInterop: true,
+          resolveJsonModule: true,
+        },
+      },
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(p-limit|yocto-queue)/)'],
+  setupFiles: ['<rootDir>/test/support/env.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

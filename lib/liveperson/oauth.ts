@@ -14,7 +14,9 @@ const CREDENTIAL_FIELDS = ['consumerKey', 'consumerSecret', 'token', 'tokenSecre
 /** Checks a parsed secret's shape; the message names missing fields, never values. */
 export function parseCredentials(value: unknown, source: string): LivePersonCredentials {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${source}: expected a JSON object {consumerKey, consumerSecret, token, tokenSecret}`);
+    throw new TypeError(
+      `${source}: expected a JSON object {consumerKey, consumerSecret, token, tokenSecret}`,
+    );
   }
   const record = value as Record<string, unknown>;
   const missing = CREDENTIAL_FIELDS.filter((f) => typeof record[f] !== 'string' || record[f] === '');
@@ -98,7 +100,8 @@ export function parseOAuthHeader(header: string | undefined): Record<string, str
   return params;
 }
 
-export type VerifyFailure = 'missing' | 'unknown_consumer' | 'bad_method' | 'stale' | 'replayed' | 'bad_signature';
+export type VerifyFailure =
+  'missing' | 'unknown_consumer' | 'bad_method' | 'stale' | 'replayed' | 'bad_signature';
 
 /**
  * Server side: recomputes the signature of `method url` from the header's parameters and the secrets the

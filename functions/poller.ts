@@ -1,0 +1,38 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { systemClock } from '../lib/clock';
+import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../lib/config';
+import { publishTickMetrics } from '../lib/metrics';
+import type { TickSummary } from '../lib/poller/poller';
+import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../lib/wiring';
+import { powertoolsLog, powertoolsMetrics } from './commons/observability';
+
+// Built once per container: settings, clients (keep-alive sockets), cached credentials.
+const logger = new Logger({ serviceName: 'lpv-poller' });
+const log = powertoolsLog(logger);
+const metrics = powertoolsMetrics('poller');
+const livePerson = loadLivePersonSettings(process.env);
+const storage = createStorage(loadStorageSettings(process.env), systemClock);
+const source = createVisitClient(livePerson, {
+  clock: systemClock,
+  credentials: createCredentialsProvider(livePerson),
+});
+const poller = createPoller(livePerson.accountId, loadPollerSettings(process.env), {
+  storage,
+  source,
+  clock: systemClock,
+  log,
+});
+
+/** getRemainingTimeInMillis can read near zero just before the kill: keep this much back. */
+const SAFETY_MARGIN_MS = 5_000;
+
+/** EventBridge schedule → one tick. A credential or account fault fails the invocation so alarms fire. */
+export async function handler(_event: ScheduledEvent, context: Context): Promise<TickSummary> {
+  const summary = await poller.tick({ budgetMs: context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS });
+  publishTickMetrics(summary, metrics);
+  if (summary.stoppedBy === 'configuration_fault') {
+    throw new Error(`tick stopped on a configuration fault: ${summary.configurationFault ?? 'unknown'}`);
+  }
+  return summary;
+}

@@ -1,0 +1,295 @@
+/**
+ * Capture rows and their keys, following lib/store/schema.ts (capture table, single-table design):
+ *
+ *   pk = `S#${accountId}#${sid}`                                          every row of one session
+ *   sk   session     `SESSION#${appSessionId}`
+ *        page        `PAGE#${appSessionId}#${pageId}#${startTime:13}`
+ *        engagement  `ENG#${appSessionId}#${engagementId}`
+ *        event       `EVENT#${eventType}#${serverTimeStamp:13}#${payloadHash}#${occurrence}`
+ *        eventItem   `${eventSk}#ITEM#${childPath}#${childIndex:6}`
+ *        outcome     `OUTCOME`                                            (written by another module)
+ *   gsi1 (byVisitor)   session, outcome: `V#${accountId}#${visitorId}` / `${startTime:13}#${sid}#SESSION#${appSessionId}`
+ *                                                                       or `${startTime:13}#${sid}#OUTCOME`
+ *   gsi3 (byStartDay)  session, outcome: `D#${accountId}#${yyyy-mm-dd}#${shard}` / same sort key as gsi1
+ *   gsi2 (byEventType) event: `E#${accountId}#${eventType}#${yyyy-mm-dd}#${shard}` / `${serverTimeStamp:13}#${sid}#${eventSk}`
+ *
+ * `:13` is a zero-padded epoch-ms (the index sort keys are strings, so unpadded numbers would sort wrongly,
+ * e.g. the nested cart's serverTimeStamp 0). Child rows carry no GSI attribute: they are read with their session.
+ *
+ * Key parts that come from the answer (appSessionId, pageId, engagementId, eventType) go through `keyPart`:
+ * characters outside [A-Za-z0-9._~-] become `%XXXX` (UTF-16 code unit, hex), so no payload can inject a `#`
+ * into a key; parts longer than 128 characters are cut and end in `%~` + hash; a missing part is `%none`.
+ * None of these markers can be produced by the encoding of a real value. accountId, visitorId and sid are
+ * validated by lib/ids.ts instead (they cannot hold '#').
+ *
+ * Event identity: type + serverTimeStamp + payloadHash (hash of the canonical event body: keys sorted
+ * recursively, JSON) + occurrence (0, 1, ... among IDENTICAL events of one answer, counted in answer order over
+ * all app sessions). Two different events in one millisecond are two rows; the same event seen on the next
+ * poll maps to the same row, also when more events have been appended.
+ *
+ * GSI attributes are OMITTED (never null) when they cannot be computed: a NULL in an index key attribute would
+ * fail the write. gsi2/gsi3 need a timestamp that `isIndexableMs` accepts (their partition holds the day).
+ */
+import { assertValidId } from '../ids';
+import { CAPTURE_DAY_SHARDS, CAPTURE_KEY_ATTRIBUTES } from '../store/schema';
+import { canonicalJson, shortHash, sortedKeys } from './canonical';
+import { nullProtoRecord, type BookkeepingColumn, type Scalar } from './naming';
+
+export type { Scalar } from './naming';
+
+/** One item of the capture table: a null-prototype record of scalars (see `newRow`). */
+export type CaptureRow = Record<string, Scalar>;
+
+/** Bump when a column's meaning or the naming rule changes; stored on every row. */
+export const CAPTURE_SCHEMA_VERSION = 1;
+
+export const ROW_TYPES = {
+  session: 'session',
+  page: 'page',
+  engagement: 'engagement',
+  event: 'event',
+  eventItem: 'eventItem',
+  /** Written by the outcome module (end of polling), not by the flattener. */
+  outcome: 'outcome',
+} as const;
+export type RowType = (typeof ROW_TYPES)[keyof typeof ROW_TYPES];
+export const OUTCOME_ROW_TYPE = ROW_TYPES.outcome;
+export const OUTCOME_SK = 'OUTCOME';
+
+/** eventType of an events[] element that is not `{ <type>: { ...body } }` (see flatten.ts). */
+export const MALFORMED_EVENT_TYPE = '_malformed';
+
+/** Key part of a missing value. '%' followed by a non-hex letter never comes out of `keyPart`'s encoding. */
+export const MISSING_KEY_PART = '%none';
+const MAX_KEY_PART_LENGTH = 128;
+
+/** A value from the answer made safe for a key (see the header). */
+export function keyPart(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return MISSING_KEY_PART;
+  const encoded = String(value).replace(
+    /[^A-Za-z0-9._~-]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+  if (encoded.length <= MAX_KEY_PART_LENGTH) return encoded;
+  return `${encoded.slice(0, 100)}%~${shortHash(encoded)}`;
+}
+
+/** Largest epoch-ms with 13 digits (year 2286): beyond it padded strings would stop sorting as numbers. */
+const MAX_INDEXABLE_MS = 9_999_999_999_999;
+
+/** An integer epoch-ms in [0, 9999999999999]: paddable to 13 digits and dated. */
+export function isIndexableMs(ms: unknown): ms is number {
+  return typeof ms === 'number' && Number.isInteger(ms) && ms >= 0 && ms <= MAX_INDEXABLE_MS;
+}
+
+/**
+ * Epoch-ms as 13 digits. Other values still get a distinct, stable part: `%none` when missing or not a number,
+ * `%` + the number's text otherwise (both sort before any digit).
+ */
+export function padMs(ms: unknown): string {
+  if (isIndexableMs(ms)) return String(ms).padStart(13, '0');
+  if (typeof ms !== 'number') return MISSING_KEY_PART;
+  return `%${keyPart(String(ms))}`;
+}
+
+/** Child index as 6 digits (an item of 400 KB cannot hold a million children). */
+export function padIndex(index: number): string {
+  return String(index).padStart(6, '0');
+}
+
+/** `yyyy-mm-dd` (UTC) of an epoch-ms; throws RangeError unless `isIndexableMs(ms)`. */
+export function utcDay(ms: number): string {
+  if (!isIndexableMs(ms)) throw new RangeError(`not an indexable epoch-ms: ${ms}`);
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Stable shard of a session in [0, CAPTURE_DAY_SHARDS): first 32 bits of sha256(sid). */
+export function captureShardOf(sid: string): number {
+  return parseInt(shortHash(sid).slice(0, 8), 16) % CAPTURE_DAY_SHARDS;
+}
+
+export function capturePk(accountId: string, sid: string): string {
+  return `S#${accountId}#${sid}`;
+}
+
+export function sessionSk(appSessionId: string | null): string {
+  return `SESSION#${keyPart(appSessionId)}`;
+}
+
+export function pageSk(appSessionId: string | null, pageId: string | null, startTime: unknown): string {
+  return `PAGE#${keyPart(appSessionId)}#${keyPart(pageId)}#${padMs(startTime)}`;
+}
+
+export function engagementSk(appSessionId: string | null, engagementId: string | null): string {
+  return `ENG#${keyPart(appSessionId)}#${keyPart(engagementId)}`;
+}
+
+/** The event sort key without its occurrence: identical events share it (see `eventSk`). */
+export function eventSkBase(eventType: string, serverTimeStamp: unknown, payloadHash: string): string {
+  return `EVENT#${keyPart(eventType)}#${padMs(serverTimeStamp)}#${payloadHash}`;
+}
+
+export function eventSk(
+  eventType: string,
+  serverTimeStamp: unknown,
+  payloadHash: string,
+  occurrence: number,
+): string {
+  return `${eventSkBase(eventType, serverTimeStamp, payloadHash)}#${occurrence}`;
+}
+
+export function eventItemSk(parentSk: string, childPath: string, childIndex: number): string {
+  return `${parentSk}#ITEM#${childPath}#${padIndex(childIndex)}`;
+}
+
+/** Hash of an event body (or of a malformed element): 16 hex of sha256 over its canonical JSON. */
+export function payloadHashOf(body: Parameters<typeof canonicalJson>[0]): string {
+  return shortHash(canonicalJson(body));
+}
+
+export interface SessionIndexKeys {
+  gsi1pk: string;
+  gsi1sk: string;
+  gsi3pk?: string;
+  gsi3sk?: string;
+}
+
+/**
+ * byVisitor and byStartDay attributes of a session row (`appSessionId` given) or of the outcome row (null).
+ * byStartDay is left out when the start time cannot be dated.
+ */
+export function sessionIndexKeys(
+  accountId: string,
+  visitorId: string,
+  sid: string,
+  startTimeMs: unknown,
+  appSessionId: string | null | typeof OUTCOME_SK,
+): SessionIndexKeys {
+  const tail = appSessionId === OUTCOME_SK ? OUTCOME_SK : `SESSION#${keyPart(appSessionId)}`;
+  const sortKey = `${padMs(startTimeMs)}#${sid}#${tail}`;
+  const keys: SessionIndexKeys = { gsi1pk: `V#${accountId}#${visitorId}`, gsi1sk: sortKey };
+  if (isIndexableMs(startTimeMs)) {
+    keys.gsi3pk = `D#${accountId}#${utcDay(startTimeMs)}#${captureShardOf(sid)}`;
+    keys.gsi3sk = sortKey;
+  }
+  return keys;
+}
+
+export interface EventIndexKeys {
+  gsi2pk: string;
+  gsi2sk: string;
+}
+
+/** byEventType attributes of an event row, or undefined when its serverTimeStamp cannot be dated. */
+export function eventIndexKeys(
+  accountId: string,
+  sid: string,
+  eventType: string,
+  serverTimeStamp: unknown,
+  sk: string,
+): EventIndexKeys | undefined {
+  if (!isIndexableMs(serverTimeStamp)) return undefined;
+  return {
+    gsi2pk: `E#${accountId}#${keyPart(eventType)}#${utcDay(serverTimeStamp)}#${captureShardOf(sid)}`,
+    gsi2sk: `${padMs(serverTimeStamp)}#${sid}#${sk}`,
+  };
+}
+
+export interface OutcomeKeys {
+  pk: string;
+  sk: typeof OUTCOME_SK;
+  gsi1pk: string;
+  gsi1sk: string;
+  gsi3pk: string;
+  gsi3sk: string;
+}
+
+/**
+ * Keys of a session's outcome row. `startTimeMs` is the session's start as the queue knows it; it must be
+ * indexable (the outcome is always listed by day), and the ids must be valid (they are part of keys).
+ */
+export function outcomeKeys(
+  accountId: string,
+  visitorId: string,
+  sid: string,
+  startTimeMs: number,
+): OutcomeKeys {
+  assertValidId('accountId', accountId);
+  assertValidId('visitorId', visitorId);
+  assertValidId('sid', sid);
+  if (!isIndexableMs(startTimeMs))
+    throw new RangeError(`startTimeMs is not an indexable epoch-ms: ${startTimeMs}`);
+  const idx = sessionIndexKeys(accountId, visitorId, sid, startTimeMs, OUTCOME_SK);
+  return {
+    pk: capturePk(accountId, sid),
+    sk: OUTCOME_SK,
+    gsi1pk: idx.gsi1pk,
+    gsi1sk: idx.gsi1sk,
+    gsi3pk: idx.gsi3pk as string,
+    gsi3sk: idx.gsi3sk as string,
+  };
+}
+
+/** Columns left out of contentHash: keys (they name the row, they are not its content) and the hash bookkeeping. */
+const NOT_CONTENT = new Set<string>([...CAPTURE_KEY_ATTRIBUTES, 'contentHash', 'schemaVersion']);
+
+/**
+ * Hash of a row's content: every column except pk, sk, gsi* attributes, contentHash and schemaVersion, as
+ * canonical JSON. Equal content → equal hash, whatever the column order; a writer can skip unchanged rows.
+ */
+export function contentHashOf(row: CaptureRow): string {
+  const content = nullProtoRecord<Scalar>();
+  for (const k of sortedKeys(row)) if (!NOT_CONTENT.has(k)) content[k] = row[k] as Scalar;
+  return shortHash(canonicalJson(content));
+}
+
+export type RowKeyColumns = { pk: string; sk: string } & Partial<SessionIndexKeys> & Partial<EventIndexKeys>;
+
+/**
+ * Builds a row: keys, then our columns (`undefined` ones omitted), then the payload columns, then
+ * schemaVersion and contentHash. Throws if a payload column takes one of our names, which the naming rule
+ * rules out: reaching it is a bug, and silently overwriting a key would corrupt the table.
+ */
+export function newRow(
+  keys: RowKeyColumns,
+  ours: Partial<Record<BookkeepingColumn, Scalar | undefined>>,
+  payload: readonly { readonly name: string; readonly value: Scalar }[],
+): CaptureRow {
+  const row = nullProtoRecord<Scalar>();
+  for (const [k, v] of Object.entries(keys)) if (v !== undefined) row[k] = v;
+  for (const [k, v] of Object.entries(ours)) if (v !== undefined) row[k] = v;
+  for (const c of payload) {
+    if (Object.hasOwn(row, c.name))
+      throw new Error(`payload column ${JSON.stringify(c.name)} clashes with ours`);
+    row[c.name] = c.value;
+  }
+  row.schemaVersion = CAPTURE_SCHEMA_VERSION;
+  row.contentHash = contentHashOf(row);
+  return row;
+}
+
+/** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
+function numberByteSize(n: number): number {
+  const digits = String(Math.abs(n))
+    .replace(/e.*$/i, '')
+    .replace(/[^0-9]/g, '')
+    .replace(/^0+/, '')
+    .replace(/0+$/, '');
+  return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
+}
+
+/**
+ * Estimated DynamoDB item size in bytes (attribute names in UTF-8 + values: strings in UTF-8, numbers per
+ * `numberByteSize`, booleans and nulls 1 byte), for splitting before the 400 KB item limit.
+ */
+export function rowByteSize(row: CaptureRow): number {
+  let size = 0;
+  for (const name of Object.keys(row)) {
+    const v = row[name];
+    size += Buffer.byteLength(name, 'utf8');
+    if (typeof v === 'string') size += Buffer.byteLength(v, 'utf8');
+    else if (typeof v === 'number') size += numberByteSize(v);
+    else size += 1;
+  }
+  return size;
+}

@@ -1,0 +1,167 @@
+import { ConfigError } from './errors';
+import { ACCOUNT_ID_PATTERN } from './ids';
+
+/**
+ * Settings, read once per entry point from the environment (Lambda module scope, CLI main) and passed down.
+ * No other module reads process.env. Units are in the names.
+ */
+export interface LivePersonSettings {
+  accountId: string;
+  /** Explicit base URL of the Visit Information API (skips the Domain API). */
+  baseUrl?: string;
+  /** Host of LivePerson's Domain API, used when baseUrl is not set. @default https://api.liveperson.net */
+  domainApiUrl: string;
+  credentials:
+    | { source: 'env'; consumerKey: string; consumerSecret: string; token: string; tokenSecret: string }
+    | { source: 'secretsManager'; secretId: string };
+  /** @default 10000 (10 s): longer than LivePerson's normal answers, short enough to keep a tick moving. */
+  requestTimeoutMs: number;
+  /** How long credentials read from Secrets Manager are cached. @default 300 (5 min) */
+  credentialsRefreshSec: number;
+}
+
+export interface StorageSettings {
+  /** Endpoint of a DynamoDB-compatible server (dynalite locally); AWS's when unset. */
+  dynamoDbEndpoint?: string;
+  region: string;
+  queueTable: string;
+  captureTable: string;
+}
+
+export interface PollerSettings {
+  /** Concurrent fetches per tick. @default 32 */
+  concurrency: number;
+  /** Re-poll interval of a live session. @default 600 (10 min) */
+  pollIntervalSec: number;
+  /** How long a claimed item stays leased to one poller. @default 300 (5 min): longer than one fetch+write. */
+  leaseSec: number;
+  /** Cap on requests per second per poller invocation; 0 means none. @default 0 */
+  maxRequestsPerSec: number;
+}
+
+export interface Config {
+  livePerson?: LivePersonSettings;
+  accountId?: string;
+  storage: StorageSettings;
+  poller: PollerSettings;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function positiveInt(env: Env, name: string, fallback: number, { allowZero = false } = {}): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || (value === 0 && !allowZero)) {
+    throw new ConfigError(name, `must be ${allowZero ? '>= 0' : '> 0'}, got "${raw}"`);
+  }
+  return value;
+}
+
+function optionalString(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** HTTPS is required; plain HTTP only for loopback hosts (the local simulator). */
+export function checkServiceUrl(setting: string, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(setting, `not a URL: "${raw}"`);
+  }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url;
+  throw new ConfigError(
+    setting,
+    `must use https (plain http only for loopback hosts), got "${url.protocol}//${url.host}"`,
+  );
+}
+
+export function loadAccountId(env: Env): string {
+  const accountId = optionalString(env, 'LP_ACCOUNT_ID');
+  if (accountId === undefined)
+    throw new ConfigError('LP_ACCOUNT_ID', 'required: the LivePerson account (site) id');
+  if (!ACCOUNT_ID_PATTERN.test(accountId)) {
+    throw new ConfigError('LP_ACCOUNT_ID', 'may only hold letters, digits, _ and - (1 to 64 characters)');
+  }
+  return accountId;
+}
+
+export function loadLivePersonSettings(env: Env): LivePersonSettings {
+  const accountId = loadAccountId(env);
+  const baseUrl = optionalString(env, 'LP_BASE_URL');
+  if (baseUrl !== undefined) checkServiceUrl('LP_BASE_URL', baseUrl);
+  const domainApiUrl = optionalString(env, 'LP_DOMAIN_API_URL') ?? 'https://api.liveperson.net';
+  checkServiceUrl('LP_DOMAIN_API_URL', domainApiUrl);
+
+  const secretId = optionalString(env, 'LP_CREDENTIALS_SECRET_ID');
+  const envNames = ['LP_CONSUMER_KEY', 'LP_CONSUMER_SECRET', 'LP_TOKEN', 'LP_TOKEN_SECRET'] as const;
+  const present = envNames.filter((n) => optionalString(env, n) !== undefined);
+  let credentials: LivePersonSettings['credentials'];
+  if (secretId !== undefined) {
+    credentials = { source: 'secretsManager', secretId };
+  } else if (present.length === envNames.length) {
+    credentials = {
+      source: 'env',
+      consumerKey: optionalString(env, 'LP_CONSUMER_KEY') as string,
+      consumerSecret: optionalString(env, 'LP_CONSUMER_SECRET') as string,
+      token: optionalString(env, 'LP_TOKEN') as string,
+      tokenSecret: optionalString(env, 'LP_TOKEN_SECRET') as string,
+    };
+  } else {
+    const missing = envNames.filter((n) => !present.includes(n));
+    throw new ConfigError(
+      present.length === 0 ? 'LP_CREDENTIALS_SECRET_ID' : (missing[0] as string),
+      present.length === 0
+        ? 'required (or all of LP_CONSUMER_KEY, LP_CONSUMER_SECRET, LP_TOKEN, LP_TOKEN_SECRET)'
+        : `required with the other LivePerson credential variables (missing: ${missing.join(', ')})`,
+    );
+  }
+  return {
+    accountId,
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+    domainApiUrl,
+    credentials,
+    requestTimeoutMs: positiveInt(env, 'LP_REQUEST_TIMEOUT_MS', 10_000),
+    credentialsRefreshSec: positiveInt(env, 'LP_CREDENTIALS_REFRESH_SECONDS', 300),
+  };
+}
+
+export function loadStorageSettings(env: Env): StorageSettings {
+  const endpoint = optionalString(env, 'DYNAMODB_ENDPOINT');
+  if (endpoint !== undefined) checkServiceUrl('DYNAMODB_ENDPOINT', endpoint);
+  const region = optionalString(env, 'AWS_REGION') ?? optionalString(env, 'AWS_DEFAULT_REGION');
+  if (region === undefined && endpoint === undefined) {
+    throw new ConfigError('AWS_REGION', 'required when DYNAMODB_ENDPOINT is not set');
+  }
+  const tableName = (name: string, fallback: string): string => {
+    const value = optionalString(env, name) ?? fallback;
+    if (!/^[A-Za-z0-9_.-]{3,255}$/.test(value))
+      throw new ConfigError(name, `not a valid DynamoDB table name: "${value}"`);
+    return value;
+  };
+  return {
+    ...(endpoint !== undefined ? { dynamoDbEndpoint: endpoint } : {}),
+    region: region ?? 'local',
+    queueTable: tableName('QUEUE_TABLE', 'lpv-queue'),
+    captureTable: tableName('CAPTURE_TABLE', 'lpv-capture'),
+  };
+}
+
+export function loadPollerSettings(env: Env): PollerSettings {
+  return {
+    concurrency: positiveInt(env, 'POLL_CONCURRENCY', 32),
+    pollIntervalSec: positiveInt(env, 'POLL_INTERVAL_SECONDS', 600),
+    leaseSec: positiveInt(env, 'LEASE_SECONDS', 300),
+    maxRequestsPerSec: positiveInt(env, 'LP_MAX_REQUESTS_PER_SECOND', 0, { allowZero: true }),
+  };
+}

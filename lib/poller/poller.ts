@@ -1,0 +1,498 @@
+import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
+import { flattenVisitState } from '../capture/flatten';
+import { outcomeKeys, OUTCOME_ROW_TYPE } from '../capture/rows';
+import { systemClock, type Clock } from '../clock';
+import { RequestCancelledError } from '../errors';
+import { InvalidIdError } from '../ids';
+import type { VisitStateSource } from '../liveperson/client';
+import { outcomeCode, type FetchOutcome } from '../liveperson/outcome';
+import { idRef, type Log } from '../log';
+import { FETCH_OUTCOMES, fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
+import type { AckUpdate, Queue, QueueItem, QueueState } from '../queue/model';
+import type { CaptureStore, StoredRow } from '../store/capture-store';
+import { parseDigests, rowDigest, serializeDigests } from './digests';
+import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
+import { RateLimiter } from './rate-limiter';
+
+export interface PollerDeps {
+  queue: Queue;
+  store: CaptureStore;
+  source: VisitStateSource;
+  /** Session time: deadlines, leases, schedules (compressed in `npm start`). */
+  clock: Clock;
+  /** Wall time: the tick's budget (a Lambda's remaining time is wall time). @default systemClock */
+  wallClock?: Clock;
+  log: Log;
+  random?: () => number;
+}
+
+export interface PollerOptions {
+  accountId: string;
+  concurrency: number;
+  policy: PollPolicy;
+  leaseMs: number;
+  /** Due items read per query. @default 100 */
+  pageSize?: number;
+  /** 0: no cap. */
+  maxRequestsPerSec?: number;
+  /** Stop claiming this long before the budget ends: one fetch (timeout) plus its writes. @default 15000 */
+  safetyMarginMs?: number;
+  /** How much of a malformed or unexpected body the queue item keeps. @default 2048 */
+  badBodyBytes?: number;
+}
+
+export interface TickOptions {
+  /** Wall-clock milliseconds this tick may run (a Lambda's remaining time, or `--max-seconds`). */
+  budgetMs: number;
+  /** Ignore nextPollAtMs and backoff: take every ACTIVE item not yet polled by this tick. */
+  force?: boolean;
+  /** Overrides the poller's safetyMarginMs for this tick (short CLI budgets). */
+  safetyMarginMs?: number;
+}
+
+export type FinalState = Exclude<QueueState, 'ACTIVE'>;
+
+export interface TickSummary {
+  tickId: string;
+  startedAtMs: number;
+  finishedAtMs: number;
+  /** done: no due item left; budget: time ran out; configuration_fault: 401/10 or 404/6, the run failed. */
+  stoppedBy: 'done' | 'budget' | 'configuration_fault';
+  configurationFault?: string;
+  fetches: Record<FetchOutcomeMetric, number>;
+  fetchAttempts: number;
+  expiredBeforeCapture: number;
+  expiredAfterCapture: number;
+  sessions: Record<FinalState, number>;
+  rowsWritten: number;
+  rowsTruncated: number;
+  batchCalls: number;
+  itemsClaimed: number;
+  /** Claims lost to another poller (or to an item polled since this tick started). */
+  claimConflicts: number;
+  /** Due items not handled this tick: budget ran out, or handed back on a fault. */
+  itemsDeferred: number;
+  /** Items whose poll failed on our side (storage) and were handed back for a later tick. */
+  itemErrors: number;
+  /** Leases lost before the ack (a slow poll); the rows were written, the next owner redoes the rest. */
+  leasesLost: number;
+  unknownEventTypes: number;
+  minTimeToDeadlineMs?: number;
+}
+
+function emptySummary(tickId: string, startedAtMs: number): TickSummary {
+  return {
+    tickId,
+    startedAtMs,
+    finishedAtMs: startedAtMs,
+    stoppedBy: 'done',
+    fetches: Object.fromEntries(FETCH_OUTCOMES.map((o) => [o, 0])) as Record<FetchOutcomeMetric, number>,
+    fetchAttempts: 0,
+    expiredBeforeCapture: 0,
+    expiredAfterCapture: 0,
+    sessions: { CAPTURED: 0, LOST: 0, INVALID: 0, FAILED: 0 },
+    rowsWritten: 0,
+    rowsTruncated: 0,
+    batchCalls: 0,
+    itemsClaimed: 0,
+    claimConflicts: 0,
+    itemsDeferred: 0,
+    itemErrors: 0,
+    leasesLost: 0,
+    unknownEventTypes: 0,
+  };
+}
+
+class TickStopped extends Error {}
+
+/**
+ * One tick: pages through every due item, claims each with a conditional update (so concurrent pollers never
+ * fetch the same item), fetches through p-limit, flattens, writes the new rows, records the outcome.
+ */
+export class Poller {
+  private readonly wallClock: Clock;
+  private readonly random: () => number;
+  private readonly pageSize: number;
+  private readonly safetyMarginMs: number;
+  private readonly badBodyBytes: number;
+
+  constructor(
+    private readonly deps: PollerDeps,
+    private readonly options: PollerOptions,
+  ) {
+    if (!(options.concurrency >= 1))
+      throw new TypeError(`concurrency must be >= 1, got ${options.concurrency}`);
+    this.wallClock = deps.wallClock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+    this.pageSize = options.pageSize ?? 100;
+    this.safetyMarginMs = options.safetyMarginMs ?? 15_000;
+    this.badBodyBytes = options.badBodyBytes ?? 2048;
+  }
+
+  async tick(tickOptions: TickOptions): Promise<TickSummary> {
+    const { queue, clock, log } = this.deps;
+    const { accountId } = this.options;
+    const tickId = randomUUID();
+    const tickStartMs = clock.nowMs();
+    const claimUntilWallMs =
+      this.wallClock.nowMs() + tickOptions.budgetMs - (tickOptions.safetyMarginMs ?? this.safetyMarginMs);
+    const force = tickOptions.force ?? false;
+    const summary = emptySummary(tickId, tickStartMs);
+    const limit = pLimit(this.options.concurrency);
+    const rateLimiter = new RateLimiter(this.options.maxRequestsPerSec ?? 0, this.wallClock);
+    const stop = new AbortController();
+    let credentialsRefresh: Promise<void> | undefined;
+    const inFlight = new Set<Promise<void>>();
+
+    const context: ItemContext = {
+      tickId,
+      tickStartMs,
+      force,
+      summary,
+      stop,
+      rateLimiter,
+      refreshCredentialsOnce: () => {
+        credentialsRefresh ??= this.deps.source.refreshCredentials();
+        return credentialsRefresh;
+      },
+      fault: (reason: string) => {
+        if (stop.signal.aborted) return;
+        summary.stoppedBy = 'configuration_fault';
+        summary.configurationFault = reason;
+        log.error('tick stopped on a configuration fault; every item left as it was', { tickId, reason });
+        stop.abort(new TickStopped(reason));
+        limit.clearQueue();
+      },
+    };
+
+    log.info('tick started', { tickId, force, budgetMs: tickOptions.budgetMs });
+    try {
+      for await (const page of queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force })) {
+        if (stop.signal.aborted) break;
+        for (const item of page) {
+          const toDeadline = item.deadlineMs - tickStartMs;
+          if (summary.minTimeToDeadlineMs === undefined || toDeadline < summary.minTimeToDeadlineMs) {
+            summary.minTimeToDeadlineMs = toDeadline;
+          }
+          if (this.wallClock.nowMs() >= claimUntilWallMs) {
+            summary.itemsDeferred++;
+            if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+            continue;
+          }
+          const task = limit(() => this.handle(item, context, claimUntilWallMs)).finally(() =>
+            inFlight.delete(task),
+          );
+          inFlight.add(task);
+        }
+        // Keep the limiter fed, but read the next page only when this one is mostly under way.
+        while (limit.pendingCount > this.options.concurrency && !stop.signal.aborted) {
+          await Promise.race(inFlight);
+        }
+      }
+      await Promise.all(inFlight);
+    } finally {
+      summary.finishedAtMs = clock.nowMs();
+      await queue.saveTickSummary(accountId, summary).catch((error: unknown) => {
+        log.warn('could not save the tick summary', { tickId, error });
+      });
+    }
+    log.info('tick finished', { ...summaryForLog(summary) });
+    return summary;
+  }
+
+  private async handle(item: QueueItem, ctx: ItemContext, claimUntilWallMs: number): Promise<void> {
+    const { summary } = ctx;
+    if (ctx.stop.signal.aborted) return;
+    if (this.wallClock.nowMs() >= claimUntilWallMs) {
+      summary.itemsDeferred++;
+      if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+      return;
+    }
+    const nowMs = this.deps.clock.nowMs();
+    const claimed = await this.deps.queue.claim(item, {
+      owner: ctx.tickId,
+      nowMs,
+      tickStartMs: ctx.tickStartMs,
+      leaseUntilMs: nowMs + this.options.leaseMs,
+      force: ctx.force,
+    });
+    if (!claimed) {
+      summary.claimConflicts++;
+      return;
+    }
+    summary.itemsClaimed++;
+    try {
+      await this.poll(claimed, ctx);
+    } catch (error) {
+      // Leave the item as it was: its lease goes, it is due again at its previous time.
+      await this.deps.queue.release(claimed, ctx.tickId).catch(() => undefined);
+      if (error instanceof RequestCancelledError || ctx.stop.signal.aborted) {
+        summary.itemsDeferred++;
+        return;
+      }
+      summary.itemErrors++;
+      this.deps.log.error('poll failed on our side; item handed back', {
+        tickId: ctx.tickId,
+        session: idRef(claimed.sid),
+        error,
+      });
+    }
+  }
+
+  private async poll(item: QueueItem, ctx: ItemContext): Promise<void> {
+    const { clock } = this.deps;
+    if (clock.nowMs() >= item.deadlineMs) {
+      // Past the 6-hour wall: LivePerson no longer holds it, a fetch would only spend quota.
+      await this.finish(item, ctx, item.successCount > 0 ? 'CAPTURED' : 'FAILED', 'deadline passed', {
+        lastOutcome: item.lastOutcome ?? 'none',
+        pollCount: item.pollCount,
+        attempts: item.attempts,
+      });
+      return;
+    }
+    let outcome: FetchOutcome;
+    try {
+      outcome = await this.fetch(item, ctx);
+      if (outcome.kind === 'unauthorized_10') {
+        // A rotated secret must not page anyone: reread the credentials once per tick, then try again.
+        await ctx.refreshCredentialsOnce();
+        outcome = await this.fetch(item, ctx);
+      }
+    } catch (error) {
+      if (error instanceof InvalidIdError) {
+        // Cannot happen for items enqueued through validation; end it visibly rather than retry forever.
+        await this.finish(item, ctx, 'INVALID', error.message, {
+          lastOutcome: 'invalid_id',
+          pollCount: item.pollCount,
+          attempts: item.attempts,
+        });
+        return;
+      }
+      throw error;
+    }
+    if (outcome.kind === 'unauthorized_10' || outcome.kind === 'invalid_account_6') {
+      ctx.summary.fetches[fetchOutcomeMetric(outcome)]++;
+      ctx.fault(
+        `${outcomeCode(outcome)}: ${outcome.kind === 'unauthorized_10' ? 'credentials rejected' : 'account unknown to LivePerson'}`,
+      );
+      throw new RequestCancelledError('tick stopped');
+    }
+    ctx.summary.fetches[fetchOutcomeMetric(outcome)]++;
+    const nowMs = clock.nowMs();
+    const pollCount = item.pollCount + 1;
+    const code = outcomeCode(outcome);
+    switch (outcome.kind) {
+      case 'ok':
+        await this.store(item, ctx, outcome.state, nowMs, pollCount);
+        return;
+      case 'expired_12':
+        if (item.successCount > 0) ctx.summary.expiredAfterCapture++;
+        else ctx.summary.expiredBeforeCapture++;
+        await this.finish(
+          item,
+          ctx,
+          item.successCount > 0 ? 'CAPTURED' : 'LOST',
+          item.successCount > 0 ? 'session ended (404/12)' : 'session expired before any capture (404/12)',
+          { lastOutcome: code, pollCount, attempts: 0 },
+        );
+        return;
+      case 'invalid_visitor_37':
+      case 'invalid_session_39':
+      case 'bad_request_33': {
+        const reasons = {
+          invalid_visitor_37: 'LivePerson does not know this visitor (404/37)',
+          invalid_session_39: 'the sid is not this visitor’s session (404/39)',
+          bad_request_33: 'LivePerson rejected the request (400/33)',
+        } as const;
+        await this.finish(item, ctx, 'INVALID', reasons[outcome.kind], {
+          lastOutcome: code,
+          pollCount,
+          attempts: 0,
+        });
+        return;
+      }
+      case 'server_error_500':
+      case 'retryable':
+      case 'malformed':
+      case 'unexpected': {
+        const attempts = item.attempts + 1;
+        const nextPollAtMs = nextPollAfterFailure(
+          this.options.policy,
+          nowMs,
+          item.deadlineMs,
+          attempts,
+          this.random,
+          'retryAfterMs' in outcome ? outcome.retryAfterMs : undefined,
+        );
+        const badBody =
+          outcome.kind === 'malformed' || outcome.kind === 'unexpected'
+            ? outcome.bodySnippet.slice(0, this.badBodyBytes)
+            : undefined;
+        if (outcome.kind === 'malformed' || outcome.kind === 'unexpected') {
+          this.deps.log.warn('unusable answer; will retry', {
+            tickId: ctx.tickId,
+            session: idRef(item.sid),
+            outcome: code,
+            ...(outcome.kind === 'malformed'
+              ? { problem: outcome.problem, bodyBytes: outcome.bodyBytes }
+              : {}),
+          });
+        }
+        if (nextPollAtMs >= item.deadlineMs) {
+          await this.finish(
+            item,
+            ctx,
+            item.successCount > 0 ? 'CAPTURED' : 'FAILED',
+            item.successCount > 0
+              ? `deadline reached after transient failures (${code})`
+              : `no successful poll before the deadline (last: ${code})`,
+            {
+              lastOutcome: code,
+              pollCount,
+              attempts,
+              ...(badBody !== undefined ? { lastBadBody: badBody } : {}),
+            },
+          );
+          return;
+        }
+        await this.ack(item, ctx, {
+          state: 'ACTIVE',
+          nextPollAtMs,
+          attempts,
+          pollCount,
+          successCount: item.successCount,
+          lastOutcome: code,
+          lastPolledAtMs: nowMs,
+          ...(badBody !== undefined ? { lastBadBody: badBody } : {}),
+        });
+        return;
+      }
+    }
+  }
+
+  private async fetch(item: QueueItem, ctx: ItemContext): Promise<FetchOutcome> {
+    await ctx.rateLimiter.take(ctx.stop.signal);
+    if (ctx.stop.signal.aborted) throw new RequestCancelledError('tick stopped');
+    ctx.summary.fetchAttempts++;
+    return this.deps.source.fetchState(item.visitorId, item.sid, { signal: ctx.stop.signal });
+  }
+
+  private async store(
+    item: QueueItem,
+    ctx: ItemContext,
+    state: Parameters<typeof flattenVisitState>[0]['state'],
+    nowMs: number,
+    pollCount: number,
+  ): Promise<void> {
+    const flat = flattenVisitState({
+      accountId: item.accountId,
+      visitorId: item.visitorId,
+      sid: item.sid,
+      state,
+    });
+    const stored = parseDigests(item.rowDigests);
+    const digests = new Set<string>();
+    const changed: StoredRow[] = [];
+    for (const row of flat.rows) {
+      const digest = rowDigest(String(row.sk), String(row.contentHash));
+      digests.add(digest);
+      if (!stored.has(digest)) changed.push({ ...row, capturedAtMs: nowMs });
+    }
+    const stats = await this.deps.store.putRows(changed);
+    ctx.summary.rowsWritten += stats.rowsWritten;
+    ctx.summary.rowsTruncated += stats.rowsTruncated;
+    ctx.summary.batchCalls += stats.batchCalls;
+    ctx.summary.unknownEventTypes += flat.unknownEventTypes.reduce(
+      (n, t) => n + (flat.eventsByType[t] ?? 0),
+      0,
+    );
+    // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed).
+    for (const digest of stored) digests.add(digest);
+    await this.ack(item, ctx, {
+      state: 'ACTIVE',
+      nextPollAtMs: nextPollAfterSuccess(this.options.policy, nowMs, item.deadlineMs, changed.length > 0),
+      attempts: 0,
+      pollCount,
+      successCount: item.successCount + 1,
+      lastOutcome: '200',
+      lastPolledAtMs: nowMs,
+      lastCapturedAtMs: nowMs,
+      rowDigests: serializeDigests(digests),
+      rowsStored: digests.size,
+      eventsSeen: flat.counts.event,
+    });
+  }
+
+  /** Ends an item: the outcome row first (so a crash in between only repeats it), then the queue item. */
+  private async finish(
+    item: QueueItem,
+    ctx: ItemContext,
+    state: FinalState,
+    reason: string,
+    fields: Pick<AckUpdate, 'lastOutcome' | 'pollCount' | 'attempts' | 'lastBadBody'>,
+  ): Promise<void> {
+    const endedAtMs = this.deps.clock.nowMs();
+    const row: StoredRow = {
+      ...outcomeKeys(item.accountId, item.visitorId, item.sid, item.startTimeMs),
+      rowType: OUTCOME_ROW_TYPE,
+      accountId: item.accountId,
+      visitorId: item.visitorId,
+      sid: item.sid,
+      finalState: state,
+      reason,
+      lastOutcome: fields.lastOutcome,
+      pollCount: fields.pollCount,
+      successCount: item.successCount,
+      startTimeMs: item.startTimeMs,
+      deadlineMs: item.deadlineMs,
+      enqueuedAtMs: item.enqueuedAtMs,
+      endedAtMs,
+      lastCapturedAtMs: item.lastCapturedAtMs ?? null,
+      rowsStored: item.rowsStored ?? 0,
+      eventsSeen: item.eventsSeen ?? 0,
+    };
+    const stats = await this.deps.store.putRows([row]);
+    ctx.summary.rowsWritten += stats.rowsWritten;
+    ctx.summary.batchCalls += stats.batchCalls;
+    const acked = await this.ack(item, ctx, {
+      state,
+      attempts: fields.attempts,
+      pollCount: fields.pollCount,
+      successCount: item.successCount,
+      lastOutcome: fields.lastOutcome,
+      lastPolledAtMs: endedAtMs,
+      reason,
+      endedAtMs,
+      ...(fields.lastBadBody !== undefined ? { lastBadBody: fields.lastBadBody } : {}),
+    });
+    if (acked) ctx.summary.sessions[state]++;
+  }
+
+  private async ack(item: QueueItem, ctx: ItemContext, update: AckUpdate): Promise<boolean> {
+    const acked = await this.deps.queue.ack(item, ctx.tickId, update);
+    if (!acked) {
+      ctx.summary.leasesLost++;
+      this.deps.log.warn('lease lost before the ack; the next owner will poll again', {
+        tickId: ctx.tickId,
+        session: idRef(item.sid),
+      });
+    }
+    return acked;
+  }
+}
+
+interface ItemContext {
+  tickId: string;
+  tickStartMs: number;
+  force: boolean;
+  summary: TickSummary;
+  stop: AbortController;
+  rateLimiter: RateLimiter;
+  refreshCredentialsOnce(): Promise<void>;
+  fault(reason: string): void;
+}
+
+function summaryForLog(summary: TickSummary): Record<string, unknown> {
+  return { ...summary };
+}

@@ -1,0 +1,144 @@
+import { SESSION_MAX_AGE_MS } from '../clock';
+import { idProblem } from '../ids';
+
+/** Life of a queue item: ACTIVE until one of the terminal states. */
+export type QueueState = 'ACTIVE' | 'CAPTURED' | 'LOST' | 'INVALID' | 'FAILED';
+export const TERMINAL_STATES: readonly QueueState[] = ['CAPTURED', 'LOST', 'INVALID', 'FAILED'];
+
+/** One (accountId, visitorId, sid) to capture. All times are epoch milliseconds unless the name says Sec. */
+export interface QueueItem {
+  accountId: string;
+  visitorId: string;
+  sid: string;
+  state: QueueState;
+  /** Session start from the enqueuer, else the enqueue time. */
+  startTimeMs: number;
+  /** startTimeMs + 6 h: LivePerson forgets the session by then at the latest. */
+  deadlineMs: number;
+  enqueuedAtMs: number;
+  /** When the item is next due (ACTIVE only). While leased it equals leaseUntilMs. */
+  nextPollAtMs?: number;
+  leaseOwner?: string;
+  leaseUntilMs?: number;
+  /** When the item was last claimed: a tick never takes an item claimed after it started. */
+  lastClaimedAtMs?: number;
+  /** Consecutive transient failures (reset by a success); drives the backoff. */
+  attempts: number;
+  pollCount: number;
+  successCount: number;
+  lastOutcome?: string;
+  lastPolledAtMs?: number;
+  lastCapturedAtMs?: number;
+  /** Why the item ended (terminal states). */
+  reason?: string;
+  endedAtMs?: number;
+  /** Digests of the capture rows already stored for this session (change detection). */
+  rowDigests?: string;
+  /** The last malformed or unexpected body, size-capped, for diagnosis (never logged). */
+  lastBadBody?: string;
+  /** Counts of what was captured: rows and events stored so far. */
+  rowsStored?: number;
+  eventsSeen?: number;
+  /** DynamoDB TTL, epoch seconds: some days after the deadline. */
+  expiresAtSec: number;
+}
+
+export interface EnqueueRequest {
+  visitorId: string;
+  sid: string;
+  startTimeMs?: number;
+}
+
+export type EnqueueResult = { status: 'created' | 'exists'; visitorId: string; sid: string };
+
+/** How far in the future a start time may lie (clock skew between the site and us). */
+export const MAX_START_TIME_SKEW_MS = 5 * 60 * 1000;
+
+/**
+ * Validates one enqueue request (CLI and HTTP endpoint alike). Returns the problem, or undefined.
+ * The message never echoes the ids themselves.
+ */
+export function enqueueProblem(input: unknown, nowMs: number): string | undefined {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return 'expected an object {"visitorId","sid","startTime"?}';
+  }
+  const record = input as Record<string, unknown>;
+  const unknownKeys = Object.keys(record).filter((k) => !['visitorId', 'sid', 'startTime'].includes(k));
+  if (unknownKeys.length > 0) return `unknown field(s): ${unknownKeys.slice(0, 5).join(', ')}`;
+  const visitorProblem = idProblem('visitorId', record.visitorId);
+  if (visitorProblem) return `visitorId ${visitorProblem}`;
+  const sidProblem = idProblem('sid', record.sid);
+  if (sidProblem) return `sid ${sidProblem}`;
+  if (record.startTime !== undefined) return startTimeProblem(record.startTime, nowMs);
+  return undefined;
+}
+
+export function startTimeProblem(startTime: unknown, nowMs: number): string | undefined {
+  if (typeof startTime !== 'number' || !Number.isSafeInteger(startTime) || startTime <= 0) {
+    return 'startTime must be epoch milliseconds (a positive integer)';
+  }
+  if (startTime < 1e12) return 'startTime looks like seconds; epoch milliseconds expected';
+  if (startTime > nowMs + MAX_START_TIME_SKEW_MS) return 'startTime is in the future';
+  if (startTime <= nowMs - SESSION_MAX_AGE_MS) {
+    return 'startTime is more than 6 hours ago: LivePerson no longer holds this session';
+  }
+  return undefined;
+}
+
+/** Parses a validated request into an EnqueueRequest. */
+export function toEnqueueRequest(input: Record<string, unknown>): EnqueueRequest {
+  return {
+    visitorId: input.visitorId as string,
+    sid: input.sid as string,
+    ...(typeof input.startTime === 'number' ? { startTimeMs: input.startTime } : {}),
+  };
+}
+
+/** The queue port the poller and the enqueuers use. */
+export interface Queue {
+  enqueue(accountId: string, requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]>;
+  /** Pages of due ACTIVE items (nextPollAtMs <= nowMs, or every ACTIVE one when `force`). */
+  duePages(
+    accountId: string,
+    nowMs: number,
+    options: { pageSize: number; force: boolean },
+  ): AsyncIterable<QueueItem[]>;
+  /**
+   * Claims an item for `owner` with a conditional update: it must be ACTIVE, not leased by a live lease, not
+   * claimed since `tickStartMs`, and (unless `force`) due. Returns the claimed item or undefined.
+   */
+  claim(item: QueueItem, claim: ClaimRequest): Promise<QueueItem | undefined>;
+  /** Hands a claimed item back untouched (lease removed, due again at its previous nextPollAtMs). */
+  release(item: QueueItem, owner: string): Promise<void>;
+  /** Records a poll's result; conditional on still holding the lease. False when the lease was lost. */
+  ack(item: QueueItem, owner: string, update: AckUpdate): Promise<boolean>;
+  list(accountId: string): AsyncIterable<QueueItem[]>;
+  saveTickSummary(accountId: string, summary: object): Promise<void>;
+  loadTickSummary(accountId: string): Promise<object | undefined>;
+}
+
+export interface ClaimRequest {
+  owner: string;
+  nowMs: number;
+  tickStartMs: number;
+  leaseUntilMs: number;
+  force: boolean;
+}
+
+/** What a poll changes on its item. A terminal `state` removes it from the due index. */
+export interface AckUpdate {
+  state: QueueState;
+  nextPollAtMs?: number;
+  attempts: number;
+  pollCount: number;
+  successCount: number;
+  lastOutcome: string;
+  lastPolledAtMs: number;
+  lastCapturedAtMs?: number;
+  reason?: string;
+  endedAtMs?: number;
+  rowDigests?: string;
+  lastBadBody?: string;
+  rowsStored?: number;
+  eventsSeen?: number;
+}

@@ -1,0 +1,103 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StorageSettings } from '../config';
+import { CAPTURE_TABLE, QUEUE_TABLE, type TableDefinition } from './schema';
+
+/** One document client per container/process; DynamoDB endpoint from DYNAMODB_ENDPOINT (dynalite locally). */
+export function createDocumentClient(settings: StorageSettings): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region: settings.region,
+    ...(settings.dynamoDbEndpoint !== undefined
+      ? {
+          endpoint: settings.dynamoDbEndpoint,
+          // A local DynamoDB-compatible server accepts any credentials; do not require an AWS profile for it.
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }
+      : {}),
+    maxAttempts: 5,
+  });
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+/** CreateTable input from the shared schema (on-demand billing, as in AWS). */
+export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+  const attributes = new Map<string, 'S' | 'N'>();
+  const add = (a: { name: string; type: 'S' | 'N' }): void => {
+    attributes.set(a.name, a.type);
+  };
+  add(definition.partitionKey);
+  if (definition.sortKey) add(definition.sortKey);
+  for (const index of definition.indexes) {
+    add(index.partitionKey);
+    add(index.sortKey);
+  }
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+      AttributeName,
+      AttributeType,
+    })),
+    KeySchema: [
+      { AttributeName: definition.partitionKey.name, KeyType: 'HASH' },
+      ...(definition.sortKey ? [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' as const }] : []),
+    ],
+    ...(definition.indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: definition.indexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
+              { AttributeName: index.sortKey.name, KeyType: 'RANGE' as const },
+            ],
+            Projection: { ProjectionType: index.projection },
+          })),
+        }
+      : {}),
+  };
+}
+
+/**
+ * Creates both tables if they do not exist and waits until they are ACTIVE. Idempotent.
+ * TTL is not set here: the embedded DynamoDB (dynalite) has no UpdateTimeToLive, and nothing relies on TTL
+ * for logic; in AWS the CDK data stack sets it.
+ */
+export async function ensureTables(
+  client: DynamoDBDocumentClient,
+  settings: Pick<StorageSettings, 'queueTable' | 'captureTable'>,
+): Promise<{ created: string[]; existing: string[] }> {
+  const created: string[] = [];
+  const existing: string[] = [];
+  for (const [definition, name] of [
+    [QUEUE_TABLE, settings.queueTable],
+    [CAPTURE_TABLE, settings.captureTable],
+  ] as const) {
+    try {
+      await client.send(new CreateTableCommand(createTableInput(definition, name)));
+      created.push(name);
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+      existing.push(name);
+    }
+  }
+  // dynalite answers CREATING even with createTableMs 0; the SDK waiter would sleep 20 s: poll instead.
+  for (const name of [settings.queueTable, settings.captureTable]) {
+    for (let attempt = 0; ; attempt++) {
+      const described = await client.send(new DescribeTableCommand({ TableName: name }));
+      const table = described.Table;
+      const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+      if (table?.TableStatus === 'ACTIVE' && indexesActive) break;
+      if (attempt > 600) throw new Error(`table ${name} not ACTIVE after 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { created, existing };
+}

@@ -1,0 +1,104 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Clock } from './clock';
+import type { LivePersonSettings, PollerSettings, StorageSettings } from './config';
+import { DomainApiBaseUrl, FixedBaseUrl, type BaseUrlResolver } from './liveperson/base-url';
+import { VisitInformationClient } from './liveperson/client';
+import {
+  SecretsManagerCredentialsProvider,
+  StaticCredentialsProvider,
+  type CredentialsProvider,
+} from './liveperson/credentials';
+import { createAgents, type HttpAgents } from './liveperson/http';
+import type { Log } from './log';
+import { Poller } from './poller/poller';
+import { defaultPollPolicy } from './poller/policy';
+import { CAPTURE_KEY_ATTRIBUTES } from './store/schema';
+import { createDocumentClient } from './store/dynamo';
+import { DynamoCaptureStore } from './store/dynamo-capture-store';
+import { DynamoQueue } from './store/dynamo-queue';
+
+/**
+ * Builds the pipeline's parts from settings. Entry points (Lambda handlers, CLI, `npm start`) call these once
+ * per container/process and reuse the result.
+ */
+export function createCredentialsProvider(
+  settings: LivePersonSettings,
+  secretsManager?: SecretsManagerClient,
+): CredentialsProvider {
+  if (settings.credentials.source === 'env') return new StaticCredentialsProvider(settings.credentials);
+  const provider = new SecretsProvider({ awsSdkV3Client: secretsManager ?? new SecretsManagerClient({}) });
+  return new SecretsManagerCredentialsProvider(
+    provider,
+    settings.credentials.secretId,
+    settings.credentialsRefreshSec,
+  );
+}
+
+export function createVisitClient(
+  settings: LivePersonSettings,
+  deps: { clock: Clock; credentials: CredentialsProvider; agents?: HttpAgents },
+): VisitInformationClient {
+  const agents = deps.agents ?? createAgents();
+  const baseUrl: BaseUrlResolver =
+    settings.baseUrl !== undefined
+      ? new FixedBaseUrl(settings.baseUrl)
+      : new DomainApiBaseUrl({
+          accountId: settings.accountId,
+          domainApiUrl: settings.domainApiUrl,
+          agents,
+          clock: deps.clock,
+          requestTimeoutMs: settings.requestTimeoutMs,
+        });
+  return new VisitInformationClient({
+    accountId: settings.accountId,
+    baseUrl,
+    credentials: deps.credentials,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    agents,
+  });
+}
+
+export interface Storage {
+  documentClient: DynamoDBDocumentClient;
+  queue: DynamoQueue;
+  store: DynamoCaptureStore;
+}
+
+export function createStorage(
+  settings: StorageSettings,
+  clock: Clock,
+  documentClient?: DynamoDBDocumentClient,
+): Storage {
+  const client = documentClient ?? createDocumentClient(settings);
+  return {
+    documentClient: client,
+    queue: new DynamoQueue(client, settings.queueTable, () => clock.nowMs()),
+    store: new DynamoCaptureStore(client, settings.captureTable, new Set(CAPTURE_KEY_ATTRIBUTES)),
+  };
+}
+
+export function createPoller(
+  accountId: string,
+  settings: PollerSettings,
+  deps: { storage: Storage; source: VisitInformationClient; clock: Clock; log: Log; wallClock?: Clock },
+): Poller {
+  return new Poller(
+    {
+      queue: deps.storage.queue,
+      store: deps.storage.store,
+      source: deps.source,
+      clock: deps.clock,
+      log: deps.log,
+      ...(deps.wallClock ? { wallClock: deps.wallClock } : {}),
+    },
+    {
+      accountId,
+      concurrency: settings.concurrency,
+      policy: defaultPollPolicy(settings.pollIntervalSec),
+      leaseMs: settings.leaseSec * 1000,
+      maxRequestsPerSec: settings.maxRequestsPerSec,
+    },
+  );
+}

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { signRequest } from '../../lib/liveperson/oauth';
+import { parseFlags } from '../../lib/simulator/process';
+import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+interface Ready {
+  baseUrl: string;
+  host: string;
+  accountId: string;
+  sessions: { visitorId: string; sid: string; startTimeMs: number; endTimeMs: number }[];
+}
+
+describe('simulator process entry', () => {
+  it('parses its flags', () => {
+    expect(parseFlags(['--port', '0', '--latency-ms=10-20', '--sessions', '3'])).toEqual({
+      port: 0,
+      'latency-ms': '10-20',
+      sessions: 3,
+    });
+    expect(() => parseFlags(['--nope', '1'])).toThrow(/unknown flag/);
+    expect(() => parseFlags(['--seed', 'x'])).toThrow(/number/);
+  });
+
+  it('prints one JSON line once listening, serves signed requests, and exits 0 on SIGTERM', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['LP_CONSUMER_KEY', 'LP_CONSUMER_SECRET', 'LP_TOKEN', 'LP_TOKEN_SECRET']) delete env[k];
+    const child = spawn(
+      process.execPath,
+      ['--require', 'tsx/cjs', 'lib/simulator/process.ts', '--port', '0', '--seed', '5', '--sessions', '3'],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', () => reject(new Error(`exited before listening: ${stderr}`)));
+      });
+      const ready = JSON.parse(line) as Ready;
+      expect(ready.sessions).toHaveLength(3);
+      expect(ready.baseUrl).toBe(`http://${ready.host}`);
+      const s = ready.sessions[0];
+      if (s === undefined) throw new Error('no session');
+      const url = `${ready.baseUrl}/api/account/${ready.accountId}/monitoring/visitors/${s.visitorId}/visits/current/state?v=1&sid=${s.sid}`;
+      const res = await fetch(url, {
+        headers: { Authorization: signRequest('GET', url, DEFAULT_SIMULATOR_CREDENTIALS) },
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { id: string }).id).toBe(s.sid);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    const stats = JSON.parse(stderr.trim().split('\n').pop() ?? '{}') as { requests: number };
+    expect(stats.requests).toBe(1);
+  });
+});

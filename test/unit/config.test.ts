@@ -1,0 +1,66 @@
+import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
+
+const credentials = { LP_CONSUMER_KEY: 'k', LP_CONSUMER_SECRET: 's', LP_TOKEN: 't', LP_TOKEN_SECRET: 'ts' };
+
+describe('configuration', () => {
+  it('applies documented defaults', () => {
+    expect(loadPollerSettings({})).toEqual({
+      concurrency: 32,
+      pollIntervalSec: 600,
+      leaseSec: 300,
+      maxRequestsPerSec: 0,
+    });
+    const lp = loadLivePersonSettings({ LP_ACCOUNT_ID: '123', ...credentials });
+    expect(lp.domainApiUrl).toBe('https://api.liveperson.net');
+    expect(lp.requestTimeoutMs).toBe(10_000);
+    expect(lp.credentials.source).toBe('env');
+    expect(loadStorageSettings({ AWS_REGION: 'eu-west-1' })).toEqual({
+      region: 'eu-west-1',
+      queueTable: 'lpv-queue',
+      captureTable: 'lpv-capture',
+    });
+  });
+
+  it.each([
+    [{ ...credentials }, /^LP_ACCOUNT_ID: required/],
+    [{ LP_ACCOUNT_ID: 'a/b', ...credentials }, /^LP_ACCOUNT_ID: /],
+    [{ LP_ACCOUNT_ID: '1' }, /^LP_CREDENTIALS_SECRET_ID: required/],
+    [{ LP_ACCOUNT_ID: '1', LP_CONSUMER_KEY: 'k' }, /^LP_CONSUMER_SECRET: required with the other/],
+    [
+      { LP_ACCOUNT_ID: '1', ...credentials, LP_BASE_URL: 'http://lo.v.liveperson.net' },
+      /^LP_BASE_URL: must use https/,
+    ],
+    [{ LP_ACCOUNT_ID: '1', ...credentials, LP_DOMAIN_API_URL: 'nope' }, /^LP_DOMAIN_API_URL: not a URL/],
+    [
+      { LP_ACCOUNT_ID: '1', ...credentials, LP_REQUEST_TIMEOUT_MS: '10s' },
+      /^LP_REQUEST_TIMEOUT_MS: must be a whole number/,
+    ],
+  ])('rejects %j with a one-line error naming the setting', (env, message) => {
+    expect(() => loadLivePersonSettings(env)).toThrow(ConfigError);
+    expect(() => loadLivePersonSettings(env)).toThrow(message);
+  });
+
+  it('accepts plain http only for loopback hosts', () => {
+    expect(
+      loadLivePersonSettings({ LP_ACCOUNT_ID: '1', ...credentials, LP_BASE_URL: 'http://127.0.0.1:8080' })
+        .baseUrl,
+    ).toBe('http://127.0.0.1:8080');
+    expect(() => loadStorageSettings({ DYNAMODB_ENDPOINT: 'http://dynamo.example.com' })).toThrow(
+      /^DYNAMODB_ENDPOINT/,
+    );
+  });
+
+  it.each([
+    [{ POLL_CONCURRENCY: '0' }, /^POLL_CONCURRENCY: must be > 0/],
+    [{ POLL_INTERVAL_SECONDS: '-5' }, /^POLL_INTERVAL_SECONDS: must be a whole number/],
+    [{ LEASE_SECONDS: 'abc' }, /^LEASE_SECONDS/],
+  ])('rejects poller setting %j', (env, message) => {
+    expect(() => loadPollerSettings(env)).toThrow(message);
+  });
+
+  it('requires a region for AWS and a valid table name', () => {
+    expect(() => loadStorageSettings({})).toThrow(/^AWS_REGION: required/);
+    expect(() => loadStorageSettings({ AWS_REGION: 'x', QUEUE_TABLE: 'a b' })).toThrow(/^QUEUE_TABLE/);
+  });
+});
