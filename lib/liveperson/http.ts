@@ -59,15 +59,16 @@ export function httpGet(url: URL, options: GetOptions): Promise<HttpAnswer> {
             chunks.push(chunk.subarray(0, options.maxBodyBytes - kept));
             kept = options.maxBodyBytes;
             truncated = true;
-            // Stop reading a runaway answer; the socket is not reused.
-            res.destroy();
-            resolve({
+            const answer = {
               status: res.statusCode ?? 0,
               headers: res.headers,
               body: Buffer.concat(chunks),
               truncated,
               totalBytes: total,
-            });
+            };
+            resolve(answer);
+            // Stop reading a runaway answer; the socket is not reused.
+            res.destroy();
             return;
           }
           chunks.push(chunk);

@@ -5,7 +5,8 @@
  *
  * Once listening it prints ONE JSON line on stdout:
  *   {"baseUrl":"http://127.0.0.1:PORT","host":"127.0.0.1:PORT","accountId":"...","sessions":[{visitorId,sid,startTimeMs,endTimeMs}]}
- * and runs until SIGTERM/SIGINT, then prints its stats as one JSON line on stderr and exits 0.
+ * and runs until SIGTERM/SIGINT, then prints its stats (per-sid counts summarised) as one JSON line on stderr
+ * and exits 0.
  *
  * Flags: --port N (0 = any free port), --host H (127.0.0.1), --seed N (1), --account ID (12345678),
  * --sessions N (0), --duration-ms N (default: six hours or an early end), --event-rate N (events/hour),
@@ -136,7 +137,15 @@ if (require.main === module) {
     (simulator) => {
       const shutdown = (): void => {
         void simulator.stop().then(() => {
-          process.stderr.write(`${JSON.stringify(simulator.stats())}\n`);
+          // Per-sid counts are summarised: with thousands of sessions they would dwarf the rest of the line.
+          const { okBySid, ...stats } = simulator.stats();
+          const served = Object.values(okBySid);
+          const summary = {
+            ...stats,
+            sidsServed: served.length,
+            okServed: served.reduce((a, n) => a + n, 0),
+          };
+          process.stderr.write(`${JSON.stringify(summary)}\n`);
           process.exit(0);
         });
       };
