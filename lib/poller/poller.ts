@@ -407,11 +407,14 @@ export class Poller {
       (n, t) => n + (flat.eventsByType[t] ?? 0),
       0,
     );
+    // "Changed" for scheduling means new events: the visitor is active. A page row updated only because the
+    // current page's timeOnPage grew is stored, but is not activity.
+    const activity = flat.counts.event !== (item.eventsSeen ?? 0);
     // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed).
     for (const digest of stored) digests.add(digest);
     await this.ack(item, ctx, {
       state: 'ACTIVE',
-      nextPollAtMs: nextPollAfterSuccess(this.options.policy, nowMs, item.deadlineMs, changed.length > 0),
+      nextPollAtMs: nextPollAfterSuccess(this.options.policy, nowMs, item.deadlineMs, activity),
       attempts: 0,
       pollCount,
       successCount: item.successCount + 1,
