@@ -161,8 +161,9 @@ export class Poller {
         summary.stoppedBy = 'configuration_fault';
         summary.configurationFault = reason;
         log.error('tick stopped on a configuration fault; every item left as it was', { tickId, reason });
+        // Queued tasks see the aborted signal and return at once (clearQueue would leave their promises
+        // pending forever).
         stop.abort(new TickStopped(reason));
-        limit.clearQueue();
       },
     };
 

@@ -107,8 +107,8 @@ export class DynamoQueue implements Queue {
   }
 
   /**
-   * Due items, one bounded page at a time, taking the shards in turn so that every shard's most urgent items
-   * come early. The total is not bounded: pages keep coming until every shard is exhausted.
+   * Due items, one bounded page (per shard) at a time, taking the shards in turn so that every shard's most
+   * urgent items come early. The total is not bounded: pages keep coming until every shard is exhausted.
    */
   async *duePages(
     accountId: string,
@@ -120,32 +120,36 @@ export class DynamoQueue implements Queue {
       shard: `${accountId}#${i}`,
       done: false,
     }));
+    // One page from every unfinished shard per round, read in parallel: a round costs one query's latency.
     while (cursors.some((c) => !c.done)) {
-      for (const cursor of cursors) {
-        if (cursor.done) continue;
-        const answer = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: DUE_INDEX,
-            KeyConditionExpression: options.force
-              ? 'dueShard = :shard'
-              : 'dueShard = :shard AND nextPollAtMs <= :now',
-            FilterExpression: '#state = :active',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: {
-              ':shard': cursor.shard,
-              ':active': 'ACTIVE',
-              ...(options.force ? {} : { ':now': nowMs }),
-            },
-            Limit: options.pageSize,
-            ...(cursor.startKey ? { ExclusiveStartKey: cursor.startKey } : {}),
+      const pages = await Promise.all(
+        cursors
+          .filter((c) => !c.done)
+          .map(async (cursor) => {
+            const answer = await this.client.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: DUE_INDEX,
+                KeyConditionExpression: options.force
+                  ? 'dueShard = :shard'
+                  : 'dueShard = :shard AND nextPollAtMs <= :now',
+                FilterExpression: '#state = :active',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: {
+                  ':shard': cursor.shard,
+                  ':active': 'ACTIVE',
+                  ...(options.force ? {} : { ':now': nowMs }),
+                },
+                Limit: options.pageSize,
+                ...(cursor.startKey ? { ExclusiveStartKey: cursor.startKey } : {}),
+              }),
+            );
+            cursor.startKey = answer.LastEvaluatedKey;
+            cursor.done = answer.LastEvaluatedKey === undefined;
+            return (answer.Items ?? []).map(toItem);
           }),
-        );
-        cursor.startKey = answer.LastEvaluatedKey;
-        cursor.done = answer.LastEvaluatedKey === undefined;
-        const items = (answer.Items ?? []).map(toItem);
-        if (items.length > 0) yield items;
-      }
+      );
+      for (const items of pages) if (items.length > 0) yield items;
     }
   }
 

@@ -307,4 +307,36 @@ describe('Poller (dynalite + simulator, one manual clock)', () => {
     const rows = await p.sessionRows(session.sid);
     expect(rows.filter((r) => r.rowType === 'event').length).toBe(truth.length);
   });
+
+  it('captures every session alive before and after a 5xx outage', async () => {
+    const p = await buildPipeline(dynamo, sim);
+    const sessions = Array.from({ length: 12 }, () =>
+      sim.world.startSession({ eventRatePerHour: 20, durationMs: 3 * HOUR_MS }),
+    );
+    await p.storage.queue.enqueue(
+      TEST_ACCOUNT,
+      sessions.map((s) => ({ visitorId: s.visitorId, sid: s.sid, startTimeMs: s.startTimeMs })),
+    );
+    // Ticks every 5 simulated minutes; LivePerson answers 5xx (and resets) from minute 10 to minute 70.
+    for (let minute = 0; minute < 4 * 60; minute += 5) {
+      if (minute === 10) sim.simulator.setFaults({ serverErrorRate: 0.9, resetRate: 0.1 });
+      if (minute === 70) sim.simulator.setFaults({ ...NO_FAULTS });
+      await p.poller.tick(BUDGET);
+      sim.clock.advanceMs(5 * MINUTE_MS);
+    }
+    const items = await p.items();
+    expect(items.map((i) => i.state)).toEqual(sessions.map(() => 'CAPTURED'));
+    for (const session of sessions) {
+      const item = items.find((i) => i.sid === session.sid)!;
+      // Polled successfully both before the outage and after it.
+      expect(item.successCount).toBeGreaterThanOrEqual(2);
+      const stored = (await p.sessionRows(session.sid)).filter((r) => r.rowType === 'event');
+      const truthBeforeLastPoll = sim.world.eventsProducedBetween(
+        session.sid,
+        session.startTimeMs,
+        item.lastCapturedAtMs!,
+      );
+      expect(stored.length).toBe(truthBeforeLastPoll.length);
+    }
+  });
 });
