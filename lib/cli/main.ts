@@ -3,12 +3,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { systemClock, type Clock } from '../clock';
 import { loadAccountId, loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../config';
 import { ConfigError, LpvError } from '../errors';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynalite';
 import { JsonLineLog, type Log } from '../log';
 import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type QueueItem } from '../queue/model';
 import { ensureTables } from '../store/dynamo';
 import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../wiring';
 import { columnsOf, parseFormat, render } from './format';
 import { EXIT, processIo, UsageError, type CliIo } from './io';
+import { QUERY_COMMANDS } from './query-commands';
 
 interface Command {
   /** Words after `lpv`, e.g. ['tables', 'create']. */
@@ -256,7 +258,7 @@ const status: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [tablesCreate, enqueue, poll, queueList, status];
+export const COMMANDS: Command[] = [tablesCreate, enqueue, poll, queueList, status, ...QUERY_COMMANDS];
 
 export function registerCommand(command: Command): void {
   COMMANDS.push(command);
@@ -313,7 +315,14 @@ export async function main(
     io.stdout.write(`Usage: ${command.usage}\n`);
     return EXIT.ok;
   }
+  // LPV_LOCAL_DATA=DIR: the embedded DynamoDB over the LevelDB files `npm start -- --data DIR` left behind.
+  let embedded: EmbeddedDynamo | undefined;
   try {
+    const localData = io.env.LPV_LOCAL_DATA;
+    if (localData !== undefined && localData !== '' && io.env.DYNAMODB_ENDPOINT === undefined) {
+      embedded = await startEmbeddedDynamo(localData);
+      io = { ...io, env: { AWS_REGION: 'local', ...io.env, DYNAMODB_ENDPOINT: embedded.endpoint } };
+    }
     return await command.run(args, io, deps);
   } catch (error) {
     if (error instanceof UsageError) {
@@ -328,5 +337,7 @@ export async function main(
       error instanceof LpvError ? error.message : `${(error as Error).name}: ${(error as Error).message}`;
     io.stderr.write(`lpv ${command.path.join(' ')}: ${message}\n`);
     return EXIT.failure;
+  } finally {
+    await embedded?.close();
   }
 }

@@ -60,6 +60,8 @@ export interface SimulatorStats {
   authFailures: Record<string, number>;
   /** Per sid, how many well-formed 200 states were served (malformed 200s are not counted here). */
   okBySid: Record<string, number>;
+  /** Per sid, the session-clock instant of the last well-formed 200 state served (what a capture can hold). */
+  lastOkAtMsBySid: Record<string, number>;
 }
 
 export interface VisitSimulatorOptions {
@@ -232,6 +234,7 @@ export class VisitSimulator {
       byFault: { ...c.byFault },
       authFailures: { ...c.authFailures },
       okBySid: { ...c.okBySid },
+      lastOkAtMsBySid: { ...c.lastOkAtMsBySid },
     };
   }
 
@@ -252,6 +255,7 @@ export class VisitSimulator {
       byFault: { server_error: 0, throttle: 0, reset: 0, malformed: 0, hang: 0 },
       authFailures: {},
       okBySid: {},
+      lastOkAtMsBySid: {},
     };
   }
 
@@ -409,7 +413,8 @@ export class VisitSimulator {
         break;
     }
     // Session state is read when the answer is sent (after the latency), as a real server would.
-    const result = this.world.lookup(accountId, visitorId, sid, this.world.clock.nowMs());
+    const stateAtMs = this.world.clock.nowMs();
+    const result = this.world.lookup(accountId, visitorId, sid, stateAtMs);
     if (fault === 'malformed') {
       this.countFault('malformed');
       const body = this.malformedBody(result.kind === 'ok' ? JSON.stringify(result.state) : undefined, sid);
@@ -419,6 +424,7 @@ export class VisitSimulator {
     switch (result.kind) {
       case 'ok':
         this.counters.okBySid[sid] = (this.counters.okBySid[sid] ?? 0) + 1;
+        this.counters.lastOkAtMsBySid[sid] = stateAtMs;
         this.send(res, 200, '200', JSON.stringify(result.state), 'application/json');
         return;
       case 'unknown_account':

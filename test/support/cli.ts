@@ -16,7 +16,18 @@ export function spawnLpv(
   env: Record<string, string>,
   stdin?: string,
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [LPV, ...args], {
+  return spawnCommand(process.execPath, [LPV, ...args], env, stdin);
+}
+
+/** Any command of the project, from the repository's root, with a minimal environment plus `env`. */
+export function spawnCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(command, args, {
+    cwd: path.resolve(__dirname, '../..'),
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
@@ -38,4 +49,8 @@ export function spawnLpv(
 
 export function runLpv(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
   return spawnLpv(args, env, stdin).done;
+}
+
+export function runCommand(command: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  return spawnCommand(command, args, env).done;
 }
