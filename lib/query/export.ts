@@ -1,0 +1,137 @@
+/**
+ * `lpv export`: capture rows to local NDJSON files, partitioned like the S3 feed (partition.ts), so the
+ * questions of the Athena named queries can be tried with any local tool (DuckDB, jq, pandas).
+ *
+ * Without a Scan: the sessions that started in the range are listed from the byStartDay index (one Query per
+ * UTC day × shard, sessionsInRange), then each session's rows are read from its own partition (one Query per
+ * session, sessionRows), outcome rows included. A session is exported once even when both its session row and
+ * its outcome row are listed. Cost: (days × CAPTURE_DAY_SHARDS) + sessions Queries, each reading only what it
+ * returns. Not exported: sessions whose start time could not be dated and that have no outcome row yet (they are
+ * in no time index).
+ *
+ * Files: `<outDir>/rowType=<t>/dt=<d>/part-00000.ndjson`, a new part every `maxRowsPerFile` rows; one JSON object
+ * per line, the analyst view of the row (rows.ts; `raw` keeps the key attributes). The directory must be new or
+ * empty, so two exports never mix.
+ */
+import { appendFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StoredRow } from '../store/capture-store';
+import { ExportTargetError } from './errors';
+import { partitionOf, partitionPath } from './partition';
+import type { CaptureReader } from './reader';
+import { toAnalystRow } from './rows';
+import type { TimeRange } from './time';
+
+export interface ExportOptions {
+  outDir: string;
+  range: TimeRange;
+  /** Keep pk, sk, gsi* and contentHash. @default false */
+  raw?: boolean;
+  /** Rows per part file. @default 100000 */
+  maxRowsPerFile?: number;
+  /** Buffered bytes per partition before they are appended to the file. @default 1048576 (1 MiB) */
+  flushBytes?: number;
+  /** Called after each session is written (sessions done, rows written). */
+  onSession?: (sessions: number, rows: number) => void;
+}
+
+export interface ExportSummary {
+  sessions: number;
+  rows: number;
+  rowsByType: Record<string, number>;
+  /** Files written, relative to outDir, sorted. */
+  files: string[];
+}
+
+interface PartitionBuffer {
+  dir: string;
+  lines: string[];
+  bytes: number;
+  rowsInFile: number;
+  fileIndex: number;
+}
+
+/** Appends NDJSON lines to the part files of each partition, buffered. */
+class PartitionedNdjsonWriter {
+  private readonly partitions = new Map<string, PartitionBuffer>();
+  readonly files = new Set<string>();
+
+  constructor(
+    private readonly outDir: string,
+    private readonly maxRowsPerFile: number,
+    private readonly flushBytes: number,
+  ) {}
+
+  async write(row: StoredRow, line: string): Promise<void> {
+    const dir = partitionPath(partitionOf(row));
+    let p = this.partitions.get(dir);
+    if (p === undefined) {
+      p = { dir, lines: [], bytes: 0, rowsInFile: 0, fileIndex: 0 };
+      this.partitions.set(dir, p);
+      await mkdir(join(this.outDir, dir), { recursive: true });
+    }
+    if (p.rowsInFile >= this.maxRowsPerFile) {
+      await this.flush(p);
+      p.fileIndex += 1;
+      p.rowsInFile = 0;
+    }
+    p.lines.push(line);
+    p.bytes += line.length;
+    p.rowsInFile += 1;
+    if (p.bytes >= this.flushBytes) await this.flush(p);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.partitions.values()) await this.flush(p);
+  }
+
+  private async flush(p: PartitionBuffer): Promise<void> {
+    if (p.lines.length === 0) return;
+    const file = `${p.dir}/part-${String(p.fileIndex).padStart(5, '0')}.ndjson`;
+    await appendFile(join(this.outDir, file), p.lines.join('\n') + '\n', 'utf8');
+    this.files.add(file);
+    p.lines = [];
+    p.bytes = 0;
+  }
+}
+
+async function prepareTarget(outDir: string): Promise<void> {
+  const existing = await stat(outDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (existing === undefined) {
+    await mkdir(outDir, { recursive: true });
+    return;
+  }
+  if (!existing.isDirectory()) throw new ExportTargetError(`--out ${outDir} exists and is not a directory`);
+  if ((await readdir(outDir)).length > 0) {
+    throw new ExportTargetError(`--out ${outDir} is not empty; export into a new or empty directory`);
+  }
+}
+
+export async function exportRange(reader: CaptureReader, options: ExportOptions): Promise<ExportSummary> {
+  const maxRowsPerFile = options.maxRowsPerFile ?? 100_000;
+  if (!(Number.isInteger(maxRowsPerFile) && maxRowsPerFile > 0)) {
+    throw new TypeError(`maxRowsPerFile must be a positive integer, got ${maxRowsPerFile}`);
+  }
+  await prepareTarget(options.outDir);
+  const writer = new PartitionedNdjsonWriter(options.outDir, maxRowsPerFile, options.flushBytes ?? 1 << 20);
+  const seen = new Set<string>();
+  const rowsByType: Record<string, number> = {};
+  let rows = 0;
+  for await (const listed of reader.sessionsInRange(options.range)) {
+    const sid = listed.sid;
+    if (typeof sid !== 'string' || seen.has(sid)) continue;
+    seen.add(sid);
+    for await (const row of reader.sessionRows(sid)) {
+      await writer.write(row, JSON.stringify(toAnalystRow(row, options.raw ?? false)));
+      const type = String(row.rowType);
+      rowsByType[type] = (rowsByType[type] ?? 0) + 1;
+      rows += 1;
+    }
+    options.onSession?.(seen.size, rows);
+  }
+  await writer.close();
+  return { sessions: seen.size, rows, rowsByType, files: [...writer.files].sort() };
+}

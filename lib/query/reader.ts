@@ -1,0 +1,274 @@
+/**
+ * CaptureReader: the analyst read side of the capture table. Every read is a DynamoDB Query on the table or
+ * one of its indexes (lib/store/schema.ts); nothing here ever Scans. See docs/access-patterns.md for which key
+ * answers which question and what it costs.
+ *
+ *   sessionRows(sid)            pk = S#acct#sid                       one partition, all pages
+ *   visitorSessions(visitorId)  byVisitor  gsi1pk = V#acct#visitor    newest first (ScanIndexForward false)
+ *   eventsInRange(type, range)  byEventType gsi2pk = E#acct#type#day#shard, for each UTC day × shard
+ *   sessionsInRange(range)      byStartDay  gsi3pk = D#acct#day#shard, for each UTC day × shard
+ *
+ * Ranges are [fromMs, toMs). The time indexes' sort keys start with a 13-digit epoch-ms followed by `#`, so
+ * `BETWEEN padMs(from) AND padMs(to)` selects exactly from <= t < to: every key of time t >= from is >= the
+ * bare padMs(from), and padMs(to) itself is never a whole key (keys go on with `#sid...`), so no key of time
+ * `to` is <= it. Within a day the shards are merged by sort key (time, then sid, then row key), days follow
+ * each other, so the result is in time order. Everything is an async iterator that reads a page only when it
+ * needs one: a consumer that stops early (`--limit`) stops the reads.
+ */
+import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { capturePk, keyPart, padMs } from '../capture/rows';
+import { assertValidId } from '../ids';
+import type { StoredRow } from '../store/capture-store';
+import { CAPTURE_DAY_SHARDS, CAPTURE_TABLE } from '../store/schema';
+import { checkRange, utcDaysOf, type TimeRange } from './time';
+import { compareSessionRows } from './rows';
+
+const [BY_VISITOR, BY_EVENT_TYPE, BY_START_DAY] = CAPTURE_TABLE.indexes as readonly [
+  (typeof CAPTURE_TABLE.indexes)[number],
+  (typeof CAPTURE_TABLE.indexes)[number],
+  (typeof CAPTURE_TABLE.indexes)[number],
+];
+
+/** Reported after every Query page, so a caller can show progress on long reads. */
+export interface ReadProgress {
+  /** Query calls made so far (one per page). */
+  queries: number;
+  /** Items DynamoDB returned so far (before any limit cut). */
+  itemsRead: number;
+  /** Partitions (day × shard, or one key) whose every page has been read. */
+  partitionsDone: number;
+  /** Partitions this read will visit at most. */
+  partitionsTotal: number;
+}
+
+export interface CaptureReaderOptions {
+  tableName: string;
+  accountId: string;
+  /** DynamoDB's `Limit` per Query page; undefined lets DynamoDB fill its 1 MB pages. */
+  pageSize?: number;
+  onProgress?: (progress: Readonly<ReadProgress>) => void;
+}
+
+export interface EventsQueryOptions {
+  /** Also read each event's eventItem child rows (one extra Query per event), yielded after the event. */
+  withItems?: boolean;
+  /** Only these shards (tests, and parallel readers that split the work). @default all */
+  shards?: readonly number[];
+}
+
+type Key = Record<string, unknown>;
+
+/** One partition's pages, read lazily. */
+class Cursor {
+  private buffer: StoredRow[] = [];
+  private startKey: Key | undefined;
+  private started = false;
+  done = false;
+
+  constructor(
+    private readonly reader: CaptureReader,
+    private readonly input: QueryCommandInput,
+  ) {}
+
+  /** The next row without taking it, reading a page when the buffer is empty; undefined at the end. */
+  async peek(): Promise<StoredRow | undefined> {
+    while (this.buffer.length === 0 && !this.done) {
+      if (this.started && this.startKey === undefined) {
+        this.done = true;
+        this.reader.partitionDone();
+        break;
+      }
+      this.started = true;
+      const page = await this.reader.page(this.input, this.startKey);
+      this.buffer = page.items;
+      this.startKey = page.lastKey;
+    }
+    return this.buffer[0];
+  }
+
+  take(): StoredRow | undefined {
+    return this.buffer.shift();
+  }
+}
+
+export class CaptureReader {
+  private readonly progress: ReadProgress = {
+    queries: 0,
+    itemsRead: 0,
+    partitionsDone: 0,
+    partitionsTotal: 0,
+  };
+
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly options: CaptureReaderOptions,
+  ) {
+    assertValidId('accountId', options.accountId);
+    if (options.pageSize !== undefined && !(Number.isInteger(options.pageSize) && options.pageSize > 0)) {
+      throw new TypeError(`pageSize must be a positive integer, got ${options.pageSize}`);
+    }
+  }
+
+  /** Counters of every read this reader made so far. */
+  stats(): Readonly<ReadProgress> {
+    return { ...this.progress };
+  }
+
+  /**
+   * Every row of one session, the outcome row included, in the order of compareSessionRows (session, pages,
+   * engagements, events with their items, outcome). One partition: read whole, then ordered.
+   */
+  async *sessionRows(sid: string): AsyncGenerator<StoredRow> {
+    assertValidId('sid', sid);
+    this.plan(1);
+    const rows: StoredRow[] = [];
+    const cursor = this.cursor({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': capturePk(this.options.accountId, sid) },
+    });
+    for (let row = await cursor.peek(); row !== undefined; row = await cursor.peek()) {
+      rows.push(cursor.take() as StoredRow);
+    }
+    yield* rows.sort(compareSessionRows);
+  }
+
+  /**
+   * A visitor's sessions, newest first: the session rows (one per app session) and the outcome rows, which
+   * byVisitor both carry. A lost or invalid session has only its outcome row.
+   */
+  async *visitorSessions(visitorId: string): AsyncGenerator<StoredRow> {
+    assertValidId('visitorId', visitorId);
+    this.plan(1);
+    const cursor = this.cursor({
+      IndexName: BY_VISITOR.indexName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': BY_VISITOR.partitionKey.name },
+      ExpressionAttributeValues: { ':pk': `V#${this.options.accountId}#${visitorId}` },
+      ScanIndexForward: false,
+    });
+    for (let row = await cursor.peek(); row !== undefined; row = await cursor.peek()) {
+      yield cursor.take() as StoredRow;
+    }
+  }
+
+  /**
+   * Event rows of one type with fromMs <= serverTimeStamp < toMs, in time order (ties: sid, row key).
+   * Events whose serverTimeStamp is missing or not an epoch-ms are in no time index and never listed.
+   */
+  async *eventsInRange(
+    eventType: string,
+    range: TimeRange,
+    options: EventsQueryOptions = {},
+  ): AsyncGenerator<StoredRow> {
+    if (eventType === '') throw new TypeError('eventType must not be empty');
+    const partition = (day: string, shard: number): string =>
+      `E#${this.options.accountId}#${keyPart(eventType)}#${day}#${shard}`;
+    for await (const row of this.timeIndex(BY_EVENT_TYPE, partition, range, options.shards)) {
+      yield row;
+      if (options.withItems === true) yield* this.itemsOf(row);
+    }
+  }
+
+  /**
+   * Session and outcome rows of the sessions that started in [fromMs, toMs) (session rows: the app session's
+   * startTime; outcome rows: the start the queue knew), in start order.
+   */
+  async *sessionsInRange(
+    range: TimeRange,
+    options: { shards?: readonly number[] } = {},
+  ): AsyncGenerator<StoredRow> {
+    const partition = (day: string, shard: number): string => `D#${this.options.accountId}#${day}#${shard}`;
+    yield* this.timeIndex(BY_START_DAY, partition, range, options.shards);
+  }
+
+  private async *itemsOf(event: StoredRow): AsyncGenerator<StoredRow> {
+    if (typeof event.sk !== 'string' || typeof event.sid !== 'string') return;
+    this.plan(1);
+    const cursor = this.cursor({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': capturePk(this.options.accountId, event.sid),
+        ':prefix': `${event.sk}#ITEM#`,
+      },
+    });
+    for (let row = await cursor.peek(); row !== undefined; row = await cursor.peek()) {
+      yield cursor.take() as StoredRow;
+    }
+  }
+
+  private async *timeIndex(
+    index: (typeof CAPTURE_TABLE.indexes)[number],
+    partition: (day: string, shard: number) => string,
+    range: TimeRange,
+    shards: readonly number[] = Array.from({ length: CAPTURE_DAY_SHARDS }, (_, i) => i),
+  ): AsyncGenerator<StoredRow> {
+    checkRange(range);
+    for (const s of shards) {
+      if (!Number.isInteger(s) || s < 0 || s >= CAPTURE_DAY_SHARDS) throw new RangeError(`no shard ${s}`);
+    }
+    const days = utcDaysOf(range);
+    this.plan(days.length * shards.length);
+    const pkName = index.partitionKey.name;
+    const skName = index.sortKey.name;
+    for (const day of days) {
+      const cursors = shards.map((shard) =>
+        this.cursor({
+          IndexName: index.indexName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#pk': pkName, '#sk': skName },
+          ExpressionAttributeValues: {
+            ':pk': partition(day.day, shard),
+            ':from': padMs(day.fromMs),
+            ':to': padMs(day.toMs),
+          },
+        }),
+      );
+      // The first pages of a day's shards are independent: read them together.
+      await Promise.all(cursors.map((c) => c.peek()));
+      for (;;) {
+        let best: { cursor: Cursor; key: string } | undefined;
+        for (const cursor of cursors) {
+          const head = await cursor.peek();
+          if (head === undefined) continue;
+          const key = String(head[skName]);
+          if (best === undefined || key < best.key) best = { cursor, key };
+        }
+        if (best === undefined) break;
+        yield best.cursor.take() as StoredRow;
+      }
+    }
+  }
+
+  private cursor(input: Omit<QueryCommandInput, 'TableName'>): Cursor {
+    return new Cursor(this, { ...input, TableName: this.options.tableName });
+  }
+
+  private plan(partitions: number): void {
+    this.progress.partitionsTotal += partitions;
+  }
+
+  /** @internal Called by Cursor when a partition has no page left. */
+  partitionDone(): void {
+    this.progress.partitionsDone += 1;
+    this.options.onProgress?.({ ...this.progress });
+  }
+
+  /** @internal One Query page. */
+  async page(
+    input: QueryCommandInput,
+    startKey: Key | undefined,
+  ): Promise<{ items: StoredRow[]; lastKey?: Key }> {
+    const answer = await this.client.send(
+      new QueryCommand({
+        ...input,
+        ...(this.options.pageSize !== undefined ? { Limit: this.options.pageSize } : {}),
+        ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    const items = (answer.Items ?? []) as StoredRow[];
+    this.progress.queries += 1;
+    this.progress.itemsRead += items.length;
+    this.options.onProgress?.({ ...this.progress });
+    return { items, ...(answer.LastEvaluatedKey !== undefined ? { lastKey: answer.LastEvaluatedKey } : {}) };
+  }
+}
