@@ -311,14 +311,14 @@ describe('Poller (dynalite + simulator, one manual clock)', () => {
   it('captures every session alive before and after a 5xx outage', async () => {
     const p = await buildPipeline(dynamo, sim);
     const sessions = Array.from({ length: 12 }, () =>
-      sim.world.startSession({ eventRatePerHour: 20, durationMs: 3 * HOUR_MS }),
+      sim.world.startSession({ eventRatePerHour: 20, durationMs: 2 * HOUR_MS }),
     );
     await p.storage.queue.enqueue(
       TEST_ACCOUNT,
       sessions.map((s) => ({ visitorId: s.visitorId, sid: s.sid, startTimeMs: s.startTimeMs })),
     );
     // Ticks every 5 simulated minutes; LivePerson answers 5xx (and resets) from minute 10 to minute 70.
-    for (let minute = 0; minute < 4 * 60; minute += 5) {
+    for (let minute = 0; minute < 2.5 * 60; minute += 5) {
       if (minute === 10) sim.simulator.setFaults({ serverErrorRate: 0.9, resetRate: 0.1 });
       if (minute === 70) sim.simulator.setFaults({ ...NO_FAULTS });
       await p.poller.tick(BUDGET);
@@ -338,5 +338,5 @@ describe('Poller (dynalite + simulator, one manual clock)', () => {
       );
       expect(stored.length).toBe(truthBeforeLastPoll.length);
     }
-  });
+  }, 90_000);
 });
