@@ -39,13 +39,6 @@ export interface PollerSettings {
   maxRequestsPerSec: number;
 }
 
-export interface Config {
-  livePerson?: LivePersonSettings;
-  accountId?: string;
-  storage: StorageSettings;
-  poller: PollerSettings;
-}
-
 export type Env = Readonly<Record<string, string | undefined>>;
 
 function positiveInt(env: Env, name: string, fallback: number, { allowZero = false } = {}): number {

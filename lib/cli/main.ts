@@ -260,9 +260,6 @@ const status: Command = {
 
 export const COMMANDS: Command[] = [tablesCreate, enqueue, poll, queueList, status, ...QUERY_COMMANDS];
 
-export function registerCommand(command: Command): void {
-  COMMANDS.push(command);
-}
 export type { Command };
 
 function mainUsage(): string {

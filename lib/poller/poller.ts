@@ -198,7 +198,7 @@ export class Poller {
         log.warn('could not save the tick summary', { tickId, error });
       });
     }
-    log.info('tick finished', { ...summaryForLog(summary) });
+    log.info('tick finished', { ...summary });
     return summary;
   }
 
@@ -495,8 +495,4 @@ interface ItemContext {
   rateLimiter: RateLimiter;
   refreshCredentialsOnce(): Promise<void>;
   fault(reason: string): void;
-}
-
-function summaryForLog(summary: TickSummary): Record<string, unknown> {
-  return { ...summary };
 }
