@@ -5,12 +5,13 @@ import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from 
 import { publishTickMetrics } from '../lib/metrics';
 import type { TickSummary } from '../lib/poller/poller';
 import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../lib/wiring';
+import { POLLER_SERVICE_NAME } from './commons/constants';
 import { powertoolsLog, powertoolsMetrics } from './commons/observability';
 
 // Built once per container: settings, clients (keep-alive sockets), cached credentials.
 const logger = new Logger({ serviceName: 'lpv-poller' });
 const log = powertoolsLog(logger);
-const metrics = powertoolsMetrics('poller');
+const metrics = powertoolsMetrics(POLLER_SERVICE_NAME);
 const livePerson = loadLivePersonSettings(process.env);
 const storage = createStorage(loadStorageSettings(process.env), systemClock);
 const source = createVisitClient(livePerson, {

@@ -172,8 +172,13 @@ export class Poller {
       for await (const page of queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force })) {
         if (stop.signal.aborted) break;
         for (const item of page) {
+          // Only items due for a fetch: one due at its deadline is only waiting to be closed, not late.
           const toDeadline = item.deadlineMs - tickStartMs;
-          if (summary.minTimeToDeadlineMs === undefined || toDeadline < summary.minTimeToDeadlineMs) {
+          const dueForFetch = (item.nextPollAtMs ?? 0) < item.deadlineMs;
+          if (
+            dueForFetch &&
+            (summary.minTimeToDeadlineMs === undefined || toDeadline < summary.minTimeToDeadlineMs)
+          ) {
             summary.minTimeToDeadlineMs = toDeadline;
           }
           if (this.wallClock.nowMs() >= claimUntilWallMs) {

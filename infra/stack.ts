@@ -1,0 +1,61 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { type DeploymentConfig, livePersonRequestBoundPerSec, maxOverlappingInvocations } from './config';
+import { CaptureAnalytics } from './analytics';
+import { OperationsDashboard } from './dashboard';
+import { DataTables } from './data';
+import { EnqueueApi } from './enqueue-api';
+import { Monitoring } from './monitoring';
+import { ScheduledPoller } from './poller';
+
+export interface LpVisitCaptureStackProps extends StackProps {
+  readonly config: DeploymentConfig;
+}
+
+/**
+ * lp-visit-capture in one stack: tables, the scheduled poller, the enqueue endpoint, alarms and a dashboard.
+ * Environment-agnostic (no account or region at synthesis): `cdk deploy` takes them from the caller's profile.
+ */
+export class LpVisitCaptureStack extends Stack {
+  readonly data: DataTables;
+  readonly poller: ScheduledPoller;
+  readonly enqueueApi: EnqueueApi;
+  readonly monitoring: Monitoring;
+  readonly dashboard: OperationsDashboard;
+  readonly analytics: CaptureAnalytics;
+
+  constructor(scope: Construct, id: string, props: LpVisitCaptureStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.data = new DataTables(this, 'Data', { captureRetentionDays: config.captureRetentionDays });
+    this.poller = new ScheduledPoller(this, 'Poller', {
+      config,
+      queueTable: this.data.queueTable,
+      captureTable: this.data.captureTable,
+      dueIndexName: this.data.dueIndexName,
+    });
+    this.enqueueApi = new EnqueueApi(this, 'EnqueueApi', { config, queueTable: this.data.queueTable });
+    this.monitoring = new Monitoring(this, 'Monitoring', { config, pollerFunction: this.poller.function });
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      pollerFunction: this.poller.function,
+      enqueueFunction: this.enqueueApi.function,
+      alarms: Object.values(this.monitoring.alarms),
+    });
+
+    this.analytics = new CaptureAnalytics(this, 'Analytics', { captureTable: this.data.captureTable });
+    new CfnOutput(this, 'QueueTableName', { value: this.data.queueTable.tableName });
+    new CfnOutput(this, 'CaptureTableName', { value: this.data.captureTable.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
+    new CfnOutput(this, 'PollerFailureQueueUrl', { value: this.poller.failures.queueUrl });
+    const bound = livePersonRequestBoundPerSec(config);
+    new CfnOutput(this, 'LivePersonRequestBound', {
+      description: 'Most LivePerson requests per second: cap per invocation x most overlapping invocations',
+      value:
+        bound === undefined
+          ? `uncapped (lpv:maxRequestsPerSecond is 0; up to ${maxOverlappingInvocations(config)} invocations overlap)`
+          : `${bound} requests/s (${config.lpMaxRequestsPerSecond}/s x ${maxOverlappingInvocations(config)} invocations)`,
+    });
+  }
+}

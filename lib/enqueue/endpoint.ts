@@ -1,0 +1,126 @@
+import type { Clock } from '../clock';
+import type { Log } from '../log';
+import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type Queue } from '../queue/model';
+import { TokenUnavailableError, type BearerAuth } from './auth';
+import { parseEnqueueBody } from './body';
+
+/** What the endpoint needs of an HTTP request (an API Gateway HTTP API v2 event has these fields). */
+export interface HttpRequest {
+  headers?: Readonly<Record<string, string | undefined>>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One entry per submitted item, in order. Ids are never echoed: `index` is the item's position. */
+export interface ItemResult {
+  index: number;
+  /** created: newly queued; exists: already queued (harmless duplicate); rejected: invalid, not queued. */
+  status: 'created' | 'exists' | 'rejected';
+  error?: string;
+}
+
+export interface EnqueueResponseBody {
+  accepted: number;
+  rejected: number;
+  results: ItemResult[];
+}
+
+export interface EnqueueEndpointDeps {
+  accountId: string;
+  queue: Pick<Queue, 'enqueue'>;
+  auth: BearerAuth;
+  clock: Clock;
+  log: Log;
+  limits: { maxBatchItems: number; maxBodyBytes: number };
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+function reply(statusCode: number, body: object, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+function header(request: HttpRequest, name: string): string | undefined {
+  const headers = request.headers ?? {};
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
+/**
+ * POST /enqueue. Order of checks: bearer token (401), body size (413), body shape (400), batch size (413),
+ * then each item exactly as `lpv enqueue` validates a line (lib/queue/model.ts enqueueProblem).
+ *
+ * Status: 200 when every item was queued (created or already there), 207 when some were rejected and the rest
+ * queued, 400 when none could be queued. 503 (safe to retry: enqueueing is idempotent) when the queue or the
+ * token secret cannot be reached.
+ */
+export async function handleEnqueueRequest(
+  request: HttpRequest,
+  deps: EnqueueEndpointDeps,
+): Promise<HttpResponse> {
+  let authorized: boolean;
+  try {
+    authorized = await deps.auth.check(header(request, 'authorization'));
+  } catch (error) {
+    if (!(error instanceof TokenUnavailableError)) throw error;
+    deps.log.error('enqueue token unavailable', { error });
+    return reply(503, { error: 'temporarily unavailable; retry later' }, { 'retry-after': '5' });
+  }
+  if (!authorized) {
+    return reply(401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
+  }
+
+  const raw = request.body ?? '';
+  const bytes = request.isBase64Encoded === true ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > deps.limits.maxBodyBytes) {
+    return reply(413, { error: `body of ${bytes.length} bytes: at most ${deps.limits.maxBodyBytes}` });
+  }
+  const parsed = parseEnqueueBody(bytes, deps.limits);
+  if (parsed.kind === 'bad_request') return reply(400, { error: parsed.error });
+  if (parsed.kind === 'too_large') return reply(413, { error: parsed.error });
+
+  const nowMs = deps.clock.nowMs();
+  const results: ItemResult[] = [];
+  const requests: EnqueueRequest[] = [];
+  const positions: number[] = [];
+  parsed.items.forEach((item, index) => {
+    const problem = enqueueProblem(item, nowMs);
+    if (problem !== undefined) {
+      results[index] = { index, status: 'rejected', error: problem };
+      return;
+    }
+    requests.push(toEnqueueRequest(item as Record<string, unknown>));
+    positions.push(index);
+  });
+
+  if (requests.length > 0) {
+    try {
+      const queued = await deps.queue.enqueue(deps.accountId, requests);
+      queued.forEach((result, i) => {
+        const index = positions[i] as number;
+        results[index] = { index, status: result.status };
+      });
+    } catch (error) {
+      deps.log.error('enqueue failed', { error, items: requests.length });
+      return reply(503, { error: 'queue unavailable; the request is safe to retry' }, { 'retry-after': '5' });
+    }
+  }
+
+  const rejected = parsed.items.length - requests.length;
+  const created = results.filter((r) => r.status === 'created').length;
+  deps.log.info('enqueue request', {
+    items: parsed.items.length,
+    created,
+    existing: requests.length - created,
+    rejected,
+  });
+  const statusCode = rejected === 0 ? 200 : requests.length > 0 ? 207 : 400;
+  const body: EnqueueResponseBody = { accepted: requests.length, rejected, results };
+  return reply(statusCode, body);
+}

@@ -1,0 +1,41 @@
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Clock } from '../clock';
+import type { Log } from '../log';
+import { createDocumentClient } from '../store/dynamo';
+import { DynamoQueue } from '../store/dynamo-queue';
+import { BearerAuth, SecretsManagerTokenSource } from './auth';
+import type { EnqueueSettings } from './config';
+import { handleEnqueueRequest, type HttpRequest, type HttpResponse } from './endpoint';
+
+/** The endpoint with its dependencies built once (per Lambda container): clients, token cache. */
+export function createEnqueueEndpoint(
+  settings: EnqueueSettings,
+  deps: {
+    clock: Clock;
+    log: Log;
+    secretsManager?: SecretsManagerClient;
+    documentClient?: DynamoDBDocumentClient;
+  },
+): (request: HttpRequest) => Promise<HttpResponse> {
+  const documentClient = deps.documentClient ?? createDocumentClient(settings.storage);
+  const queue = new DynamoQueue(documentClient, settings.storage.queueTable, () => deps.clock.nowMs());
+  const provider = new SecretsProvider({
+    awsSdkV3Client: deps.secretsManager ?? new SecretsManagerClient({}),
+  });
+  const auth = new BearerAuth(
+    new SecretsManagerTokenSource(provider, settings.tokenSecretId, settings.tokenCacheSec),
+    deps.clock,
+  );
+  const limits = { maxBatchItems: settings.maxBatchItems, maxBodyBytes: settings.maxBodyBytes };
+  return (request) =>
+    handleEnqueueRequest(request, {
+      accountId: settings.accountId,
+      queue,
+      auth,
+      clock: deps.clock,
+      log: deps.log,
+      limits,
+    });
+}

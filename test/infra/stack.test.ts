@@ -1,0 +1,507 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { FETCH_OUTCOMES, METRIC, METRICS_NAMESPACE, fetchMetricName } from '../../lib/metrics';
+import { CAPTURE_TABLE, QUEUE_TABLE } from '../../lib/store/schema';
+import { ENQUEUE_DYNAMODB_ACTIONS } from '../../infra/enqueue-api';
+import { POLLER_DYNAMODB_ACTIONS } from '../../infra/poller';
+import { actionsOf, resource, statementsOfRole, synthesize, type Statement } from './stack-fixture';
+
+const { template } = synthesize();
+
+const SERVICE_DIMENSION = [{ Name: 'service', Value: 'poller' }];
+
+/** An entry of an alarm's Metrics array (metric math). */
+interface MetricDataQuery {
+  Id: string;
+  Expression?: string;
+  MetricStat?: { Metric: { MetricName: string; Namespace: string }; Period: number; Stat: string };
+}
+
+function keySchema(definition: typeof QUEUE_TABLE) {
+  return [
+    { AttributeName: definition.partitionKey.name, KeyType: 'HASH' },
+    ...(definition.sortKey ? [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' }] : []),
+  ];
+}
+
+function gsis(definition: typeof QUEUE_TABLE) {
+  return definition.indexes.map((index) => ({
+    IndexName: index.indexName,
+    KeySchema: [
+      { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: index.projection },
+  }));
+}
+
+function bySid(statements: Statement[], sid: string): Statement {
+  const found = statements.filter((s) => s.Sid === sid);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+describe('data tables', () => {
+  it('builds the queue table from QUEUE_TABLE: keys, due index, TTL on expiresAtSec, on-demand, PITR, KMS', () => {
+    const { properties } = resource(template, 'AWS::DynamoDB::Table', 'DataQueue');
+    expect(properties).toEqual(
+      expect.objectContaining({
+        KeySchema: keySchema(QUEUE_TABLE),
+        GlobalSecondaryIndexes: gsis(QUEUE_TABLE),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: QUEUE_TABLE.ttlAttributeSec, Enabled: true },
+      }),
+    );
+  });
+
+  it('builds the capture table from CAPTURE_TABLE with its three indexes, retained and deletion-protected', () => {
+    const { logicalId, properties } = resource(template, 'AWS::DynamoDB::Table', 'DataCapture');
+    expect(properties).toEqual(
+      expect.objectContaining({
+        KeySchema: keySchema(CAPTURE_TABLE),
+        GlobalSecondaryIndexes: gsis(CAPTURE_TABLE),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+      }),
+    );
+    expect(properties.TimeToLiveSpecification).toBeUndefined(); // default: keep every row
+    const raw = template.toJSON().Resources[logicalId];
+    expect(raw.DeletionPolicy).toBe('Retain');
+    expect(raw.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('keeps the construct ids of both tables (a new id would replace a table)', () => {
+    expect(resource(template, 'AWS::DynamoDB::Table', 'DataQueue').logicalId).toMatch(
+      /^DataQueue[0-9A-F]{8}$/,
+    );
+    expect(resource(template, 'AWS::DynamoDB::Table', 'DataCapture').logicalId).toMatch(
+      /^DataCapture[0-9A-F]{8}$/,
+    );
+  });
+});
+
+describe('poller', () => {
+  const fn = resource(template, 'AWS::Lambda::Function', 'PollerFunction');
+  const queueId = resource(template, 'AWS::DynamoDB::Table', 'DataQueue').logicalId;
+  const captureId = resource(template, 'AWS::DynamoDB::Table', 'DataCapture').logicalId;
+
+  it('is an arm64 Node.js 24 function with memory and timeout from the configuration', () => {
+    expect(fn.properties).toEqual(
+      expect.objectContaining({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 512,
+        Timeout: 300,
+      }),
+    );
+    expect(fn.properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('gets the environment lib/config.ts reads, tables by reference, the secret by name', () => {
+    expect((fn.properties.Environment as { Variables: unknown }).Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      LP_ACCOUNT_ID: '12345678',
+      LP_CREDENTIALS_SECRET_ID: 'lp-visit-capture/liveperson',
+      QUEUE_TABLE: { Ref: queueId },
+      CAPTURE_TABLE: { Ref: captureId },
+      POLL_CONCURRENCY: '32',
+      POLL_INTERVAL_SECONDS: '600',
+      LEASE_SECONDS: '300',
+      LP_MAX_REQUESTS_PER_SECOND: '10',
+    });
+  });
+
+  it('runs every minute from an EventBridge rule, failures to an SQS queue, no async retries', () => {
+    const failures = resource(template, 'AWS::SQS::Queue', 'PollerFailures').logicalId;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fn.logicalId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [failures, 'Arn'] } },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fn.logicalId },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 120,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [failures, 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('has exactly: its log group, the failure queue, the queue table ops, the due index, batch writes, one secret', () => {
+    const roleId = (fn.properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    const statements = statementsOfRole(template, roleId);
+    expect(statements).toHaveLength(6);
+    expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
+
+    const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.map((s) => [s.Sid, actionsOf(s)])).toEqual([
+      ['QueueItems', ['dynamodb:PutItem', 'dynamodb:UpdateItem']],
+      ['QueueDueIndex', ['dynamodb:Query']],
+      ['CaptureRows', ['dynamodb:BatchWriteItem']],
+    ]);
+    expect(bySid(statements, 'QueueItems').Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+    expect(bySid(statements, 'QueueDueIndex').Resource).toEqual({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [queueId, 'Arn'] }, `/index/${QUEUE_TABLE.indexes[0]!.indexName}`]],
+    });
+    expect(bySid(statements, 'CaptureRows').Resource).toEqual({ 'Fn::GetAtt': [captureId, 'Arn'] });
+    expect(POLLER_DYNAMODB_ACTIONS.queueDueIndex).toEqual(['dynamodb:Query']);
+
+    const secret = bySid(statements, 'LivePersonCredentials');
+    expect(actionsOf(secret)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(secret.Resource)).toContain(':secret:lp-visit-capture/liveperson-??????');
+
+    const rest = statements.filter((s) => s.Sid === undefined).map(actionsOf);
+    expect(rest).toEqual([
+      ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+    ]);
+    // No wildcard resource anywhere.
+    expect(JSON.stringify(statements)).not.toMatch(/"\*"|index\/\*/);
+  });
+
+  it('has no managed policy (no AWSLambdaBasicExecutionRole: logs only to its own group)', () => {
+    const roleId = (fn.properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    const role = template.toJSON().Resources[roleId];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('never creates the LivePerson secret: the only secret in the stack is the enqueue token', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret');
+    expect(Object.keys(secrets)).toHaveLength(1);
+    const [token] = Object.values(secrets) as { Properties: Record<string, unknown> }[];
+    expect(token!.Properties.SecretString).toBeUndefined();
+    expect(token!.Properties.GenerateSecretString).toEqual(
+      expect.objectContaining({ PasswordLength: 48, ExcludePunctuation: true }),
+    );
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/consumerSecret|tokenSecret/);
+  });
+
+  it('uses a complete secret ARN exactly when the configuration gives one', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lp-creds-AbC123';
+    const { template: t } = synthesize({ 'lpv:credentialsSecret': arn });
+    const f = resource(t, 'AWS::Lambda::Function', 'PollerFunction');
+    const roleId = (f.properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    expect(bySid(statementsOfRole(t, roleId), 'LivePersonCredentials').Resource).toBe(arn);
+  });
+
+  it('takes reserved concurrency, schedule, memory, timeout and LivePerson URLs from the context', () => {
+    const { template: t } = synthesize({
+      'lpv:pollerReservedConcurrency': 2,
+      'lpv:pollSchedule': 'rate(2 minutes)',
+      'lpv:pollerMemoryMiB': 1024,
+      'lpv:pollerTimeoutSec': 120,
+      'lpv:baseUrl': 'https://lo.v.liveperson.net',
+    });
+    const f = resource(t, 'AWS::Lambda::Function', 'PollerFunction');
+    expect(f.properties).toEqual(
+      expect.objectContaining({ ReservedConcurrentExecutions: 2, MemorySize: 1024, Timeout: 120 }),
+    );
+    expect((f.properties.Environment as { Variables: Record<string, unknown> }).Variables.LP_BASE_URL).toBe(
+      'https://lo.v.liveperson.net',
+    );
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 240 });
+  });
+});
+
+describe('enqueue endpoint', () => {
+  const fn = resource(template, 'AWS::Lambda::Function', 'EnqueueApiEnqueueFunction');
+  const queueId = resource(template, 'AWS::DynamoDB::Table', 'DataQueue').logicalId;
+  const tokenId = resource(template, 'AWS::SecretsManager::Secret', 'EnqueueApiToken').logicalId;
+
+  it('runs functions/enqueue.ts on arm64 Node.js 24 with the queue and the token secret by reference', () => {
+    expect(fn.properties).toEqual(
+      expect.objectContaining({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' }),
+    );
+    expect((fn.properties.Environment as { Variables: unknown }).Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      LP_ACCOUNT_ID: '12345678',
+      QUEUE_TABLE: { Ref: queueId },
+      ENQUEUE_TOKEN_SECRET_ID: { Ref: tokenId },
+      ENQUEUE_MAX_BATCH_ITEMS: '500',
+      ENQUEUE_MAX_BODY_BYTES: '262144',
+    });
+  });
+
+  it('may only put into the queue table and read its token secret (plus its own logs)', () => {
+    const roleId = (fn.properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    const statements = statementsOfRole(template, roleId);
+    expect(statements.map((s) => [s.Sid, actionsOf(s), s.Resource])).toEqual([
+      [undefined, ['logs:CreateLogStream', 'logs:PutLogEvents'], expect.anything()],
+      ['QueuePut', [...ENQUEUE_DYNAMODB_ACTIONS], { 'Fn::GetAtt': [queueId, 'Arn'] }],
+      ['EnqueueToken', ['secretsmanager:GetSecretValue'], { Ref: tokenId }],
+    ]);
+    expect(JSON.stringify(statements)).not.toContain('DataCapture');
+  });
+
+  it('is one POST /enqueue route on an HTTP API, payload 2.0, throttled, with access logs', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /enqueue' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: Match.objectLike({ Format: Match.stringLikeRegexp('\\$context.requestId') }),
+    });
+  });
+});
+
+describe('monitoring', () => {
+  const alarms = template.findResources('AWS::CloudWatch::Alarm') as Record<
+    string,
+    { Properties: Record<string, unknown> }
+  >;
+  const alarm = (name: string) => {
+    const found = Object.values(alarms).find((a) => a.Properties.AlarmName === `LpVisitCapture-${name}`);
+    if (!found) throw new Error(`no alarm ${name}`);
+    return found.Properties;
+  };
+  const topicId = resource(template, 'AWS::SNS::Topic', 'MonitoringAlarmTopic').logicalId;
+
+  it('has the twelve alarms, each notifying the topic on ALARM and OK', () => {
+    expect(
+      Object.values(alarms)
+        .map((a) => a.Properties.AlarmName)
+        .sort(),
+    ).toEqual(
+      [
+        'AccountUnknown',
+        'ConfigurationFault',
+        'CredentialsRejected',
+        'Expired12RateAnomaly',
+        'FallingBehind',
+        'Heartbeat',
+        'LostBeforeCaptureRate',
+        'PollerDurationNearTimeout',
+        'PollerErrors',
+        'PollerThrottles',
+        'SessionsFailed',
+        'SessionsLost',
+      ].map((n) => `LpVisitCapture-${n}`),
+    );
+    for (const a of Object.values(alarms)) {
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(a.Properties.OKActions).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  it('uses only metric names from lib/metrics.ts, in its namespace, with exactly the service=poller dimension', () => {
+    const known = new Set<string>([...Object.values(METRIC), ...FETCH_OUTCOMES.map(fetchMetricName)]);
+    const custom = JSON.stringify(alarms).match(/"Namespace":"[^"]+"/g) ?? [];
+    expect(new Set(custom)).toEqual(
+      new Set([`"Namespace":"${METRICS_NAMESPACE}"`, '"Namespace":"AWS/Lambda"']),
+    );
+    const walk = (node: unknown, out: { MetricName: string; Namespace: string; Dimensions: unknown }[]) => {
+      if (Array.isArray(node)) node.forEach((n) => walk(n, out));
+      else if (node !== null && typeof node === 'object') {
+        const record = node as Record<string, unknown>;
+        if (record.Namespace === METRICS_NAMESPACE) out.push(record as never);
+        Object.values(record).forEach((n) => walk(n, out));
+      }
+      return out;
+    };
+    const metrics = walk(alarms, []);
+    expect(metrics.length).toBeGreaterThan(15);
+    for (const m of metrics) {
+      expect(known.has(m.MetricName)).toBe(true);
+      expect(m.Dimensions).toEqual(SERVICE_DIMENSION);
+    }
+  });
+
+  it('alarms on expired_before_capture / sessions_ended over 5-minute periods, missing data not breaching', () => {
+    const a = alarm('LostBeforeCaptureRate');
+    expect(a).toEqual(
+      expect.objectContaining({
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0.02,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'notBreaching',
+      }),
+    );
+    const metrics = a.Metrics as MetricDataQuery[];
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe('IF(ended > 0, lost / ended, 0)');
+    const stat = (id: string) => metrics.find((m) => m.Id === id)!.MetricStat!;
+    expect(stat('lost').Metric.MetricName).toBe(METRIC.expiredBeforeCapture);
+    expect(stat('ended').Metric.MetricName).toBe(METRIC.sessionsEnded);
+    expect([stat('lost').Period, stat('lost').Stat, stat('ended').Period]).toEqual([300, 'Sum', 300]);
+  });
+
+  it('takes the lost-rate threshold and periods from the context', () => {
+    const { template: t } = synthesize({
+      'lpv:lostRatioThreshold': 0.1,
+      'lpv:lostRatioEvaluationPeriods': 6,
+      'lpv:lostRatioDatapointsToAlarm': 4,
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'LpVisitCapture-LostBeforeCaptureRate',
+      Threshold: 0.1,
+      EvaluationPeriods: 6,
+      DatapointsToAlarm: 4,
+    });
+  });
+
+  it('puts expired_12 / the sum of all ten fetches_* metrics on an anomaly-detection band', () => {
+    const a = alarm('Expired12RateAnomaly');
+    expect(a.ComparisonOperator).toBe('GreaterThanUpperThreshold');
+    expect(a.TreatMissingData).toBe('notBreaching');
+    const metrics = a.Metrics as MetricDataQuery[];
+    const band = metrics.find((m) => m.Id === a.ThresholdMetricId)!;
+    expect(band.Expression).toMatch(/^ANOMALY_DETECTION_BAND\((\w+), 3\)$/);
+    const rateId = /ANOMALY_DETECTION_BAND\((\w+),/.exec(band.Expression!)![1];
+    const rate = metrics.find((m) => m.Id === rateId)!.Expression!;
+    for (const outcome of FETCH_OUTCOMES) expect(rate).toContain(fetchMetricName(outcome));
+    expect(rate).toContain(`${fetchMetricName('expired_12')} / (`);
+    const stats = metrics.filter((m) => m.MetricStat);
+    expect(stats.map((m) => m.MetricStat!.Metric.MetricName).sort()).toEqual(
+      FETCH_OUTCOMES.map(fetchMetricName).sort(),
+    );
+    expect(stats).toHaveLength(10); // CloudWatch's limit for one alarm
+  });
+
+  it.each([
+    ['SessionsLost', METRIC.sessionsLost, 300],
+    ['SessionsFailed', METRIC.sessionsFailed, 300],
+    ['ConfigurationFault', METRIC.configurationFaults, 60],
+    ['CredentialsRejected', fetchMetricName('unauthorized_10'), 60],
+    ['AccountUnknown', fetchMetricName('invalid_account_6'), 60],
+  ])('%s fires on the first %s (> 0, %i s period, 1 of 1, missing data fine)', (name, metricName, period) => {
+    expect(alarm(name)).toEqual(
+      expect.objectContaining({
+        Namespace: METRICS_NAMESPACE,
+        MetricName: metricName,
+        Dimensions: SERVICE_DIMENSION,
+        Statistic: 'Sum',
+        Period: period,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+      }),
+    );
+  });
+
+  it('alarms when the smallest time to deadline falls under the threshold; notifications can be turned off', () => {
+    expect(alarm('FallingBehind')).toEqual(
+      expect.objectContaining({
+        MetricName: METRIC.minTimeToDeadlineMs,
+        Statistic: 'Minimum',
+        Threshold: 60_000,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'notBreaching',
+        ActionsEnabled: true,
+      }),
+    );
+    expect(Object.values(alarms).every((a) => a.Properties.ActionsEnabled !== false)).toBe(true);
+    const { template: t } = synthesize({ 'lpv:fallingBehindAlarmActions': false });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'LpVisitCapture-FallingBehind',
+      ActionsEnabled: false,
+    });
+  });
+
+  it("watches the poller's errors, throttles and duration near its timeout", () => {
+    const fnId = resource(template, 'AWS::Lambda::Function', 'PollerFunction').logicalId;
+    const dims = [{ Name: 'FunctionName', Value: { Ref: fnId } }];
+    expect(alarm('PollerErrors')).toEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: dims,
+        Threshold: 0,
+      }),
+    );
+    expect(alarm('PollerThrottles')).toEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: dims,
+        Threshold: 0,
+      }),
+    );
+    expect(alarm('PollerDurationNearTimeout')).toEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Duration',
+        Statistic: 'Maximum',
+        Threshold: 240_000, // 0.8 x 300 s
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    );
+  });
+
+  it('has a heartbeat on ticks: none for 10 minutes is an alarm, missing data breaching', () => {
+    expect(alarm('Heartbeat')).toEqual(
+      expect.objectContaining({
+        MetricName: METRIC.ticks,
+        Dimensions: SERVICE_DIMENSION,
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      }),
+    );
+    const breaching = Object.values(alarms).filter((a) => a.Properties.TreatMissingData === 'breaching');
+    expect(breaching).toHaveLength(1);
+  });
+
+  it('has an SNS topic that enforces TLS, e-mail only when configured', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const { template: t } = synthesize({ 'lpv:alarmEmail': 'ops@example.com' });
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+
+  it('has a dashboard with fetches by outcome, 404/12 rates, captured vs lost, rows written, time to deadline', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(
+      (Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0] as { Properties: unknown })
+        .Properties,
+    );
+    for (const title of [
+      'Fetches by outcome',
+      '404-code-12 rates',
+      'Sessions ended: captured vs lost',
+      'Rows written',
+      'Time to deadline',
+    ]) {
+      expect(body).toContain(title);
+    }
+    for (const name of [
+      ...FETCH_OUTCOMES.map(fetchMetricName),
+      METRIC.sessionsCaptured,
+      METRIC.sessionsLost,
+      METRIC.rowsWritten,
+      METRIC.minTimeToDeadlineMs,
+      METRIC.expiredBeforeCapture,
+      METRIC.sessionsEnded,
+    ]) {
+      expect(body).toContain(`\\"${name}\\"`);
+    }
+  });
+});
