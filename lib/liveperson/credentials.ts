@@ -47,10 +47,10 @@ export class SecretsManagerCredentialsProvider implements CredentialsProvider {
         forceFetch,
       });
     } catch (error) {
-      // The SDK's message names the secret and the failure, never the value.
-      throw new CredentialsError(`cannot read LivePerson credentials secret "${this.secretId}"`, {
-        cause: error,
-      });
+      // Only the error's name, no cause: a JSON transform error quotes the start of the secret's value.
+      throw new CredentialsError(
+        `cannot read LivePerson credentials secret "${this.secretId}" (${(error as Error).name})`,
+      );
     }
     if (value === undefined)
       throw new CredentialsError(`LivePerson credentials secret "${this.secretId}" is empty`);
