@@ -7,9 +7,7 @@ import {
 } from '../../lib/liveperson/oauth';
 
 // OAuth Core 1.0 Appendix A.5, as published: client and simulator cannot agree on the same mistake.
-const knownAnswer = JSON.parse(
-  readFileSync(`${__dirname}/../../../shared/spec/oauth-known-answer.json`, 'utf8'),
-) as {
+const knownAnswer = JSON.parse(readFileSync(`${__dirname}/../fixtures/oauth-known-answer.json`, 'utf8')) as {
   method: string;
   url: string;
   consumerKey: string;
