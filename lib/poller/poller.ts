@@ -9,7 +9,13 @@ import type { VisitStateSource } from '../liveperson/client';
 import { outcomeCode, type FetchOutcome } from '../liveperson/outcome';
 import { idRef, type Log } from '../log';
 import { FETCH_OUTCOMES, fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
-import type { AckUpdate, Queue, QueueItem, QueueState } from '../queue/model';
+import {
+  queueItemProblem,
+  type AckUpdate,
+  type Queue,
+  type QueueItem,
+  type QueueState,
+} from '../queue/model';
 import type { CaptureStore, StoredRow } from '../store/capture-store';
 import { parseDigests, rowDigest, serializeDigests } from './digests';
 import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
@@ -246,8 +252,19 @@ export class Poller {
     }
   }
 
-  private async poll(item: QueueItem, ctx: ItemContext): Promise<void> {
+  private async poll(rawItem: QueueItem, ctx: ItemContext): Promise<void> {
     const { clock } = this.deps;
+    const problem = queueItemProblem(rawItem);
+    const item = normalizeCounters(rawItem);
+    if (problem !== undefined) {
+      this.deps.log.warn('malformed queue item ended INVALID', { tickId: ctx.tickId, problem });
+      await this.finish(item, ctx, 'INVALID', problem, {
+        lastOutcome: 'malformed_item',
+        pollCount: item.pollCount,
+        attempts: item.attempts,
+      });
+      return;
+    }
     if (clock.nowMs() >= item.deadlineMs) {
       // Past the 6-hour wall: LivePerson no longer holds it, a fetch would only spend quota.
       await this.finish(item, ctx, item.successCount > 0 ? 'CAPTURED' : 'FAILED', 'deadline passed', {
@@ -442,28 +459,32 @@ export class Poller {
     fields: Pick<AckUpdate, 'lastOutcome' | 'pollCount' | 'attempts' | 'lastBadBody'>,
   ): Promise<void> {
     const endedAtMs = this.deps.clock.nowMs();
-    const row: StoredRow = {
-      ...outcomeKeys(item.accountId, item.visitorId, item.sid, item.startTimeMs),
-      rowType: OUTCOME_ROW_TYPE,
-      accountId: item.accountId,
-      visitorId: item.visitorId,
-      sid: item.sid,
-      finalState: state,
-      reason,
-      lastOutcome: fields.lastOutcome,
-      pollCount: fields.pollCount,
-      successCount: item.successCount,
-      startTimeMs: item.startTimeMs,
-      deadlineMs: item.deadlineMs,
-      enqueuedAtMs: item.enqueuedAtMs,
-      endedAtMs,
-      lastCapturedAtMs: item.lastCapturedAtMs ?? null,
-      rowsStored: item.rowsStored ?? 0,
-      eventsSeen: item.eventsSeen ?? 0,
-    };
-    const stats = await this.deps.store.putRows([row]);
-    ctx.summary.rowsWritten += stats.rowsWritten;
-    ctx.summary.batchCalls += stats.batchCalls;
+    // A hand-edited item with invalid ids gets no outcome row (its keys cannot be built); the queue item
+    // itself records the end and the reason.
+    if (queueItemProblem(item) === undefined) {
+      const row: StoredRow = {
+        ...outcomeKeys(item.accountId, item.visitorId, item.sid, item.startTimeMs),
+        rowType: OUTCOME_ROW_TYPE,
+        accountId: item.accountId,
+        visitorId: item.visitorId,
+        sid: item.sid,
+        finalState: state,
+        reason,
+        lastOutcome: fields.lastOutcome,
+        pollCount: fields.pollCount,
+        successCount: item.successCount,
+        startTimeMs: item.startTimeMs,
+        deadlineMs: item.deadlineMs,
+        enqueuedAtMs: item.enqueuedAtMs ?? null,
+        endedAtMs,
+        lastCapturedAtMs: item.lastCapturedAtMs ?? null,
+        rowsStored: item.rowsStored ?? 0,
+        eventsSeen: item.eventsSeen ?? 0,
+      };
+      const stats = await this.deps.store.putRows([row]);
+      ctx.summary.rowsWritten += stats.rowsWritten;
+      ctx.summary.batchCalls += stats.batchCalls;
+    }
     const acked = await this.ack(item, ctx, {
       state,
       attempts: fields.attempts,
@@ -500,4 +521,17 @@ interface ItemContext {
   rateLimiter: RateLimiter;
   refreshCredentialsOnce(): Promise<void>;
   fault(reason: string): void;
+}
+
+/** Counters default to 0 so that a hand-edited item without them still gets a well-formed ack. */
+function normalizeCounters(item: QueueItem): QueueItem {
+  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  return {
+    ...item,
+    attempts: count(item.attempts),
+    pollCount: count(item.pollCount),
+    successCount: count(item.successCount),
+    startTimeMs: count(item.startTimeMs),
+    deadlineMs: count(item.deadlineMs),
+  };
 }

@@ -142,3 +142,20 @@ export interface AckUpdate {
   rowsStored?: number;
   eventsSeen?: number;
 }
+
+/**
+ * What is wrong with an item read from the queue table, or undefined. Items are written through validation,
+ * but the table can be edited by hand: a malformed item must end visibly (INVALID), not crash a tick.
+ */
+export function queueItemProblem(item: QueueItem): string | undefined {
+  for (const kind of ['accountId', 'visitorId', 'sid'] as const) {
+    const problem = idProblem(kind, item[kind]);
+    if (problem !== undefined) return `malformed queue item: ${kind} ${problem}`;
+  }
+  for (const field of ['startTimeMs', 'deadlineMs'] as const) {
+    if (typeof item[field] !== 'number' || !Number.isFinite(item[field])) {
+      return `malformed queue item: ${field} is not a number`;
+    }
+  }
+  return undefined;
+}

@@ -339,4 +339,35 @@ describe('Poller (dynalite + simulator, one manual clock)', () => {
       expect(stored.length).toBe(truthBeforeLastPoll.length);
     }
   }, 90_000);
+
+  it('ends a hand-edited, malformed queue item INVALID and goes on with the others', async () => {
+    const p = await buildPipeline(dynamo, sim);
+    const good = sim.world.startSession();
+    await p.storage.queue.enqueue(TEST_ACCOUNT, [{ visitorId: good.visitorId, sid: good.sid }]);
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { dueShardOf } = await import('../../lib/store/dynamo-queue');
+    const tableName = (p.storage.queue as unknown as { tableName: string }).tableName;
+    // An item someone wrote by hand: a visitor id with a slash, no deadline, no counters.
+    await p.storage.documentClient.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          pk: `${TEST_ACCOUNT}#bad/visitor#sid1`,
+          accountId: TEST_ACCOUNT,
+          visitorId: 'bad/visitor',
+          sid: 'sid1',
+          state: 'ACTIVE',
+          nextPollAtMs: sim.clock.nowMs(),
+          dueShard: dueShardOf(TEST_ACCOUNT, 'bad/visitor', 'sid1'),
+        },
+      }),
+    );
+    const summary = await p.poller.tick(BUDGET);
+    expect(summary.fetches.ok).toBe(1);
+    expect(summary.sessions.INVALID).toBe(1);
+    expect(summary.itemErrors).toBe(0);
+    const bad = (await p.items()).find((i) => i.visitorId === 'bad/visitor');
+    expect(bad).toMatchObject({ state: 'INVALID', lastOutcome: 'malformed_item' });
+    expect(bad?.reason).toMatch(/^malformed queue item: visitorId contains '\/'/);
+  });
 });

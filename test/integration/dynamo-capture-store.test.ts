@@ -1,0 +1,115 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/store/schema';
+import { createDocumentClient } from '../../lib/store/dynamo';
+import {
+  DynamoCaptureStore,
+  fitRow,
+  itemBytes,
+  MAX_ITEM_BYTES,
+  TRUNCATION_MARKER,
+} from '../../lib/store/dynamo-capture-store';
+import type { StoredRow } from '../../lib/store/capture-store';
+import { startDynalite, type LocalDynamo } from '../support/dynalite';
+
+const KEYS = new Set(CAPTURE_KEY_ATTRIBUTES);
+
+function row(i: number, extra: Partial<StoredRow> = {}): StoredRow {
+  return {
+    pk: 'S#acct#sid1',
+    sk: `EVENT#x#${String(i).padStart(4, '0')}`,
+    rowType: 'event',
+    accountId: 'acct',
+    visitorId: 'v',
+    sid: 'sid1',
+    ...extra,
+  };
+}
+
+describe('DynamoCaptureStore', () => {
+  let dynamo: LocalDynamo;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+  });
+  afterAll(async () => {
+    await dynamo.close();
+  });
+
+  it('writes in BatchWriteItem chunks of 25 and reads a session back', async () => {
+    const settings = dynamo.settings('store');
+    await dynamo.createTables(settings);
+    const client = createDocumentClient(settings);
+    const store = new DynamoCaptureStore(client, settings.captureTable, KEYS);
+    const rows = Array.from({ length: 60 }, (_, i) => row(i, { value: i }));
+    const stats = await store.putRows(rows);
+    expect(stats).toEqual({ rowsWritten: 60, batchCalls: 3, rowsTruncated: 0 });
+    expect(await store.sessionRows('acct', 'sid1')).toHaveLength(60);
+    // Idempotent: the same rows again leave the same table.
+    await store.putRows(rows);
+    expect(await store.sessionRows('acct', 'sid1')).toHaveLength(60);
+    client.destroy();
+  });
+
+  it('stores a row that would pass 400 KB truncated with a marker, never failing the batch', async () => {
+    const settings = dynamo.settings('store');
+    await dynamo.createTables(settings);
+    const client = createDocumentClient(settings);
+    const store = new DynamoCaptureStore(client, settings.captureTable, KEYS);
+    const huge = row(1, { payload: 'é'.repeat(300_000), other: 'x'.repeat(100_000) });
+    const stats = await store.putRows([huge, row(2)]);
+    expect(stats.rowsTruncated).toBe(1);
+    const stored = await store.sessionRows('acct', 'sid1');
+    expect(stored).toHaveLength(2);
+    const big = stored.find((r) => r.sk === huge.sk)!;
+    expect(String(big.payload).endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(big.truncatedColumns).toBe('payload');
+    expect(big.other).toBe(huge.other);
+    expect(itemBytes(big)).toBeLessThanOrEqual(MAX_ITEM_BYTES);
+    client.destroy();
+  });
+
+  it('never truncates key columns, and leaves small rows untouched', () => {
+    const small = row(3, { note: 'short' });
+    expect(fitRow(small, KEYS)).toEqual({ row: small, truncated: false });
+    const fitted = fitRow(row(4, { a: 'y'.repeat(5000) }), KEYS, 2000);
+    expect(fitted.row.pk).toBe('S#acct#sid1');
+    expect(fitted.row.sk).toBe('EVENT#x#0004');
+    expect(itemBytes(fitted.row)).toBeLessThanOrEqual(2000);
+  });
+
+  it('resends UnprocessedItems with backoff until they are written, and fails loudly when they never are', async () => {
+    const sent: number[] = [];
+    let unprocessedRounds = 2;
+    const fake = {
+      send: async (command: { input: { RequestItems: Record<string, unknown[]> } }) => {
+        const requests = command.input.RequestItems.t as unknown[];
+        sent.push(requests.length);
+        if (unprocessedRounds-- > 0) return { UnprocessedItems: { t: requests.slice(0, 3) } };
+        return { UnprocessedItems: {} };
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const sleeps: number[] = [];
+    const store = new DynamoCaptureStore(fake, 't', KEYS, {
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+      random: () => 1,
+    });
+    const stats = await store.putRows(Array.from({ length: 10 }, (_, i) => row(i)));
+    expect(sent).toEqual([10, 3, 3]);
+    expect(stats).toMatchObject({ rowsWritten: 10, batchCalls: 3 });
+    expect(sleeps).toEqual([50, 100]);
+
+    const stuck = {
+      send: async (command: { input: { RequestItems: Record<string, unknown[]> } }) => ({
+        UnprocessedItems: { t: command.input.RequestItems.t },
+      }),
+    } as unknown as DynamoDBDocumentClient;
+    const failing = new DynamoCaptureStore(stuck, 't', KEYS, {
+      sleep: async () => undefined,
+      maxBatchAttempts: 4,
+    });
+    await expect(failing.putRows([row(1)])).rejects.toThrow(
+      /1 capture rows still unprocessed after 4 BatchWriteItem attempts/,
+    );
+  });
+});
