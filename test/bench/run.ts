@@ -1,0 +1,190 @@
+/**
+ * `npm run bench` (not part of `npm test`): the figures of issue 4, each printed on ONE line as a ratio against
+ * a floor or baseline measured in the same run, with its target, PASS/MISS and the raw numbers.
+ *
+ *   npm run bench                 full sizes (about 4½ minutes on 2 idle cores)
+ *   npm run bench -- --quick      smaller sizes (about 2 minutes), for a quick look
+ *   npm run bench -- --only 1,3   some figures only
+ *
+ * BENCH_CHILD_NODE_OPTIONS adds node options to the bench's child processes (the simulator, dynalite, the
+ * figure-5 tick), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where each one spends its time.
+ *
+ * The simulator and dynalite run in processes of their own (lib/simulator/process.ts, dynalite-process.ts),
+ * so the code under measurement does not share its process with them. Exit 0 whatever was measured (a MISS
+ * is a result); 1 only when the bench itself failed.
+ */
+import './env';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchDynamoCalls } from './dynamo-calls';
+import { benchEndToEnd } from './end-to-end';
+import { benchFetchPath } from './fetch-path';
+import { benchFlattenCost } from './flatten-cost';
+import { benchIntervals } from './intervals';
+import { benchPeakRss } from './peak-rss';
+import { cpuAccount, killRunningChildren, machineBusyShare } from './processes';
+import { formatFigure, type Line } from './report';
+
+interface Sizes {
+  fetches: number;
+  warmupFetches: number;
+  e2eSessions: number;
+  referenceSessions: number;
+  referenceWarmupPasses: number;
+  rssSessions: number;
+  flattenRounds: number;
+  intervalVisitors: number;
+  intervalSpeed: number;
+  intervalArrivalMin: number;
+}
+
+const FULL: Sizes = {
+  fetches: 6400,
+  warmupFetches: 3000,
+  e2eSessions: 600,
+  referenceSessions: 300,
+  referenceWarmupPasses: 5,
+  rssSessions: 10_000,
+  flattenRounds: 15,
+  // runLocal keeps its one-tick-per-simulated-minute schedule up to about this speed on 2 cores.
+  intervalVisitors: 12,
+  intervalSpeed: 400,
+  intervalArrivalMin: 10,
+};
+
+const QUICK: Sizes = {
+  fetches: 3200,
+  warmupFetches: 2000,
+  e2eSessions: 300,
+  referenceSessions: 150,
+  referenceWarmupPasses: 4,
+  rssSessions: 2000,
+  flattenRounds: 7,
+  // Faster than the poller's schedule keeps up with: the table says so ("schedule kept").
+  intervalVisitors: 8,
+  intervalSpeed: 800,
+  intervalArrivalMin: 10,
+};
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const sizes = quick ? QUICK : FULL;
+  const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((s) => s.trim()));
+  const cores = os.availableParallelism();
+  const startMs = Date.now();
+  const busy = await machineBusyShare();
+  console.log(
+    `lp-visit-capture bench${quick ? ' (--quick)' : ''}: ${cores} cores (os.availableParallelism), ` +
+      `node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'}; ` +
+      `machine ${busy === undefined ? 'load unknown' : `${(busy * 100).toFixed(0)}% busy`} before the bench`,
+  );
+  if (busy !== undefined && busy > 0.1) {
+    console.log(`  note: other work is using the CPU; every figure below shares the machine with it`);
+  }
+  const cpuAtStart = cpuAccount();
+
+  const figures: Array<[string, string, () => Promise<Line[]>]> = [
+    [
+      '1',
+      'fetch path',
+      () =>
+        benchFetchPath({
+          concurrency: 64,
+          latencyMs: 50,
+          fetches: sizes.fetches,
+          warmupFetches: sizes.warmupFetches,
+          sessions: 2000,
+        }),
+    ],
+    [
+      '2',
+      'end to end',
+      () =>
+        benchEndToEnd({
+          concurrency: 32,
+          latencyMs: 50,
+          sessions: sizes.e2eSessions,
+          referenceSessions: sizes.referenceSessions,
+          warmupPasses: sizes.referenceWarmupPasses,
+        }),
+    ],
+    ['3', 'flatten cost', () => benchFlattenCost({ rounds: sizes.flattenRounds })],
+    ['4', 'DynamoDB calls per poll', () => benchDynamoCalls({ sessions: 40 })],
+    [
+      '5',
+      'peak RSS',
+      () =>
+        benchPeakRss({
+          sessions: sizes.rssSessions,
+          fullSessions: FULL.rssSessions,
+          concurrency: 32,
+          latencyMs: 50,
+        }),
+    ],
+    [
+      '6',
+      'poll interval trade-off',
+      () =>
+        benchIntervals({
+          visitors: sizes.intervalVisitors,
+          speed: sizes.intervalSpeed,
+          arrivalWindowMin: sizes.intervalArrivalMin,
+          intervalsSec: [300, 600, 1200],
+          defaultIntervalSec: 600,
+          parallel: Math.min(2, cores),
+        }),
+    ],
+  ];
+
+  let failed = 0;
+  for (const [id, name, bench] of figures) {
+    if (only !== undefined && !only.has(id)) continue;
+    const figureStartMs = Date.now();
+    try {
+      for (const line of await bench()) console.log(typeof line === 'string' ? line : formatFigure(line));
+    } catch (error) {
+      failed++;
+      console.log(
+        `[${id}] ${name}: ERROR ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+      killRunningChildren();
+    }
+    process.stderr.write(`  (figure ${id} took ${((Date.now() - figureStartMs) / 1000).toFixed(1)} s)\n`);
+  }
+  const wallMs = Date.now() - startMs;
+  const cpuAtEnd = cpuAccount();
+  let others = '';
+  if (cpuAtStart !== undefined && cpuAtEnd !== undefined) {
+    const othersMs = Math.max(
+      0,
+      cpuAtEnd.machineBusyMs - cpuAtStart.machineBusyMs - (cpuAtEnd.ownTreeMs - cpuAtStart.ownTreeMs),
+    );
+    // Ratios measured while others used the CPU are low by up to that share: rerun on a quiet machine.
+    others = `; other work on the machine used ${(othersMs / wallMs).toFixed(2)} core on average meanwhile`;
+  }
+  console.log(
+    `bench finished in ${(wallMs / 1000).toFixed(0)} s${failed > 0 ? `; ${failed} figure(s) crashed` : ''}${others}`,
+  );
+  return failed > 0 ? 1 : 0;
+}
+
+process.once('SIGINT', () => {
+  killRunningChildren();
+  process.exit(130);
+});
+
+main().then(
+  (code) => {
+    killRunningChildren();
+    process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(error);
+    killRunningChildren();
+    process.exit(1);
+  },
+);
