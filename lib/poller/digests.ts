@@ -24,3 +24,15 @@ export function parseDigests(serialized: string | undefined): Set<string> {
 export function serializeDigests(digests: Iterable<string>): string {
   return [...digests].sort().join('');
 }
+
+/**
+ * Digests kept on the queue item. Past maxChars (an unusually large session, ~20,000 rows) they would push the
+ * item toward DynamoDB's 400 KB limit and every ack would fail; then none are kept and each poll rewrites the
+ * session's rows (idempotent puts: more writes, nothing lost).
+ */
+export const MAX_DIGEST_CHARS = 200_000;
+
+export function serializeDigestsCapped(digests: Iterable<string>, maxChars = MAX_DIGEST_CHARS): string {
+  const serialized = serializeDigests(digests);
+  return serialized.length <= maxChars ? serialized : '';
+}

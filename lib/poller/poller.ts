@@ -17,7 +17,7 @@ import {
   type QueueState,
 } from '../queue/model';
 import type { CaptureStore, StoredRow } from '../store/capture-store';
-import { parseDigests, rowDigest, serializeDigests } from './digests';
+import { parseDigests, rowDigest, serializeDigestsCapped } from './digests';
 import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
 import { RateLimiter } from './rate-limiter';
 
@@ -444,7 +444,7 @@ export class Poller {
       lastOutcome: '200',
       lastPolledAtMs: nowMs,
       lastCapturedAtMs: nowMs,
-      rowDigests: serializeDigests(digests),
+      rowDigests: serializeDigestsCapped(digests),
       rowsStored: digests.size,
       eventsSeen: flat.counts.event,
     });
