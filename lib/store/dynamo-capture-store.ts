@@ -1,23 +1,11 @@
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { capturePk } from '../capture/rows';
+import { capturePk, rowByteSize } from '../capture/rows';
 import type { CaptureStore, StoredRow, WriteStats } from './capture-store';
 
 /** DynamoDB's item limit is 400 KB including attribute names; keep a margin for our own marker columns. */
 export const MAX_ITEM_BYTES = 400 * 1024 - 2048;
 const BATCH_SIZE = 25;
 export const TRUNCATION_MARKER = '…[truncated by lp-visit-capture]';
-
-/** DynamoDB's item size: attribute names plus values (strings UTF-8, numbers ~ their digits, 1 byte else). */
-export function itemBytes(row: StoredRow): number {
-  let total = 0;
-  for (const [name, value] of Object.entries(row)) {
-    total += Buffer.byteLength(name);
-    if (typeof value === 'string') total += Buffer.byteLength(value);
-    else if (typeof value === 'number') total += Math.ceil(String(value).length / 2) + 1;
-    else total += 1;
-  }
-  return total;
-}
 
 /**
  * Makes a row fit in one item: the longest string columns (never keys) are cut, with a marker in the value
@@ -28,7 +16,7 @@ export function fitRow(
   keyColumns: ReadonlySet<string>,
   maxBytes = MAX_ITEM_BYTES,
 ): { row: StoredRow; truncated: boolean } {
-  let size = itemBytes(row);
+  let size = rowByteSize(row);
   if (size <= maxBytes) return { row, truncated: false };
   const fitted: StoredRow = Object.assign(Object.create(null) as StoredRow, row);
   const cut: string[] = [];

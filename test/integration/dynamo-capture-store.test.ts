@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { rowByteSize } from '../../lib/capture/rows';
 import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/store/schema';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import {
   DynamoCaptureStore,
   fitRow,
-  itemBytes,
   MAX_ITEM_BYTES,
   TRUNCATION_MARKER,
 } from '../../lib/store/dynamo-capture-store';
@@ -63,7 +63,7 @@ describe('DynamoCaptureStore', () => {
     expect(String(big.payload).endsWith(TRUNCATION_MARKER)).toBe(true);
     expect(big.truncatedColumns).toBe('payload');
     expect(big.other).toBe(huge.other);
-    expect(itemBytes(big)).toBeLessThanOrEqual(MAX_ITEM_BYTES);
+    expect(rowByteSize(big)).toBeLessThanOrEqual(MAX_ITEM_BYTES);
     client.destroy();
   });
 
@@ -73,7 +73,7 @@ describe('DynamoCaptureStore', () => {
     const fitted = fitRow(row(4, { a: 'y'.repeat(5000) }), KEYS, 2000);
     expect(fitted.row.pk).toBe('S#acct#sid1');
     expect(fitted.row.sk).toBe('EVENT#x#0004');
-    expect(itemBytes(fitted.row)).toBeLessThanOrEqual(2000);
+    expect(rowByteSize(fitted.row)).toBeLessThanOrEqual(2000);
   });
 
   it('resends UnprocessedItems with backoff until they are written, and fails loudly when they never are', async () => {
