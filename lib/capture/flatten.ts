@@ -20,7 +20,7 @@
  */
 import { KNOWN_EVENT_TYPES, type Json, type JsonObject, type VisitState } from '../liveperson/types';
 import { assertValidId } from '../ids';
-import { isJsonObject, sortedKeys } from './canonical';
+import { isJsonObject } from './canonical';
 import {
   applyPromotions,
   flattenSources,
@@ -76,6 +76,8 @@ export interface FlattenResult {
 export const RAW_ELEMENT_COLUMN = 'rawElement';
 
 const KNOWN = new Set<string>(KNOWN_EVENT_TYPES);
+const CHILD_ROWS = { objectArrays: 'children' } as const;
+const NOTHING_PROMOTED: PromotedValues = { values: new Map(), omit: [] };
 /** Arrays of an app session that become rows of their own rather than session columns. */
 const ROW_ARRAYS = ['pages', 'engagements', 'events'] as const;
 
@@ -101,7 +103,7 @@ type ParsedEvent =
 
 function parseEvent(element: Json | undefined): ParsedEvent {
   if (isJsonObject(element)) {
-    const keys = sortedKeys(element);
+    const keys = Object.keys(element);
     const type = keys[0];
     if (keys.length === 1 && type !== undefined) {
       const body = element[type];
@@ -124,7 +126,6 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
   }
 
   const pk = capturePk(accountId, sid);
-  const ids = { accountId, visitorId, sid };
   const rows: CaptureRow[] = [];
   const counts: FlattenCounts = { session: 0, page: 0, engagement: 0, event: 0, eventItem: 0 };
   const eventsByType = nullProtoRecord<number>();
@@ -159,15 +160,18 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
     const lpv4 = session.lpv4;
     const ip =
       typeof ipv4 === 'string' && ipv4 !== '' ? ipv4 : typeof lpv4 === 'string' && lpv4 !== '' ? lpv4 : null;
-    const startTime = session.startTime;
+    const sessionKeys = sessionIndexKeys(accountId, visitorId, sid, session.startTime, appSessionId);
     rows.push(
       newRow(
         {
           pk,
           sk: uniqueSk(sessionSk(appSessionId)),
-          ...sessionIndexKeys(accountId, visitorId, sid, startTime, appSessionId),
+          gsi1pk: sessionKeys.gsi1pk,
+          gsi1sk: sessionKeys.gsi1sk,
+          gsi3pk: sessionKeys.gsi3pk,
+          gsi3sk: sessionKeys.gsi3sk,
         },
-        { rowType: ROW_TYPES.session, ...ids, appSessionId, visitId, ip },
+        { rowType: ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip },
         plan.columns,
       ),
     );
@@ -181,7 +185,7 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       rows.push(
         newRow(
           { pk, sk: uniqueSk(pageSk(appSessionId, pageId, page.startTime)) },
-          { rowType: ROW_TYPES.page, ...ids, appSessionId, pageId },
+          { rowType: ROW_TYPES.page, accountId, visitorId, sid, appSessionId, pageId },
           pagePlan.columns,
         ),
       );
@@ -200,7 +204,9 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
           { pk, sk: uniqueSk(engagementSk(appSessionId, engagementId)) },
           {
             rowType: ROW_TYPES.engagement,
-            ...ids,
+            accountId,
+            visitorId,
+            sid,
             appSessionId,
             engagementId,
             pageId: stringOrNull(e.values.get('pageId')),
@@ -215,7 +221,7 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       const parsed = parseEvent(element);
       const { eventType, body } = parsed;
       const ev: PromotedValues = parsed.malformed
-        ? { values: new Map(), omit: [] }
+        ? NOTHING_PROMOTED
         : applyPromotions(body, PROMOTIONS.event);
       const serverTimeStamp = (ev.values.get('serverTimeStamp') as number | undefined) ?? null;
       const pageId = stringOrNull(ev.values.get('pageId'));
@@ -223,17 +229,20 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       const base = eventSkBase(eventType, serverTimeStamp, payloadHash);
       const occurrence = occurrences.get(base) ?? 0;
       occurrences.set(base, occurrence + 1);
-      const sk = eventSk(eventType, serverTimeStamp, payloadHash, occurrence);
+      const sk = eventSk(base, occurrence);
       const evPlan = flattenSources(
-        [{ value: body, omit: ev.omit, ...(parsed.malformed ? {} : { rootName: eventType }) }],
-        { objectArrays: 'children' },
+        [parsed.malformed ? { value: body } : { value: body, omit: ev.omit, rootName: eventType }],
+        CHILD_ROWS,
       );
+      const eventKeys = eventIndexKeys(accountId, sid, eventType, serverTimeStamp, sk);
       rows.push(
         newRow(
-          { pk, sk, ...eventIndexKeys(accountId, sid, eventType, serverTimeStamp, sk) },
+          { pk, sk, gsi2pk: eventKeys?.gsi2pk, gsi2sk: eventKeys?.gsi2sk },
           {
             rowType: ROW_TYPES.event,
-            ...ids,
+            accountId,
+            visitorId,
+            sid,
             appSessionId,
             eventType,
             serverTimeStamp,
@@ -249,14 +258,16 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       if (!parsed.malformed && !KNOWN.has(eventType)) unknown.add(eventType);
 
       for (const child of evPlan.childArrays) {
-        child.items.forEach((item, childIndex) => {
-          const itemPlan = flattenSources([{ value: item }]);
+        for (let childIndex = 0; childIndex < child.items.length; childIndex += 1) {
+          const itemPlan = flattenSources([{ value: child.items[childIndex] as JsonObject }]);
           rows.push(
             newRow(
               { pk, sk: eventItemSk(sk, child.name, childIndex) },
               {
                 rowType: ROW_TYPES.eventItem,
-                ...ids,
+                accountId,
+                visitorId,
+                sid,
                 appSessionId,
                 eventType,
                 serverTimeStamp,
@@ -269,7 +280,7 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
             ),
           );
           counts.eventItem += 1;
-        });
+        }
       }
     }
   }

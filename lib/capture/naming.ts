@@ -66,7 +66,7 @@
  */
 import type { Json, JsonObject } from '../liveperson/types';
 import { CAPTURE_KEY_ATTRIBUTES } from '../store/schema';
-import { canonicalJson, isJsonObject, shortHash, sortedKeys } from './canonical';
+import { canonicalJson, isJsonObject, shortHash } from './canonical';
 
 export type Scalar = string | number | boolean | null;
 
@@ -102,7 +102,6 @@ export const BOOKKEEPING_COLUMNS = [
   'parentSk',
   'childPath',
   'childIndex',
-  'contentHash',
   'schemaVersion',
 ] as const;
 export type BookkeepingColumn = (typeof BOOKKEEPING_COLUMNS)[number];
@@ -164,12 +163,17 @@ export function baseColumnName(path: readonly string[]): BaseColumnName {
     altered = true;
   }
   if (name.length > MAX_COLUMN_BASE_LENGTH) {
-    // Cut, then a hash of the whole name, so two long names sharing a prefix still differ.
-    const tail = `_h${shortHash(name)}`;
-    name = name.slice(0, MAX_COLUMN_BASE_LENGTH - tail.length) + tail;
+    name = truncatedName(name);
     altered = true;
   }
   return { name, altered };
+}
+
+/** Rule 4's cut: a name longer than MAX_COLUMN_BASE_LENGTH is cut and ends in `_h` + a hash of the whole name. */
+function truncatedName(name: string): string {
+  // The hash keeps two long names that share a prefix apart.
+  const tail = `_h${shortHash(name)}`;
+  return name.slice(0, MAX_COLUMN_BASE_LENGTH - tail.length) + tail;
 }
 
 /** Shorthand for `baseColumnName(path).name`. */
@@ -328,17 +332,71 @@ export interface FlatPlan {
   readonly childArrays: readonly FlatChildArray[];
 }
 
-interface Leaf {
-  readonly source: number;
-  readonly originalPath: readonly string[];
-  readonly presentedPath: readonly string[];
-  readonly value: Scalar;
-  readonly encoding: 'scalar' | 'json';
-  readonly items?: readonly JsonObject[];
+/**
+ * One step of a leaf's original path (prefix and wrappers included). A linked list rather than an array: a
+ * leaf's path then costs one small object instead of a copy of its parent's path, and the array is built only
+ * when somebody asks for it (a collision to resolve, a data-dictionary source path).
+ */
+interface PathStep {
+  readonly key: string;
+  readonly parent: PathStep | undefined;
+  readonly length: number;
 }
 
-function isOmitted(path: readonly string[], omit: readonly (readonly string[])[]): boolean {
-  return omit.some((o) => o.length === path.length && o.every((seg, i) => seg === path[i]));
+function pathArray(step: PathStep | undefined): string[] {
+  const out = new Array<string>(step?.length ?? 0);
+  for (let s = step; s !== undefined; s = s.parent) out[s.length - 1] = s.key;
+  return out;
+}
+
+/**
+ * A leaf: the name it wants (rules 1 and 4), then its final name (rule 5), its value and where it came from.
+ * The same object is returned as a column or a child array, so a leaf costs one allocation plus its path step.
+ */
+class Leaf implements FlatColumn, FlatChildArray {
+  name: string;
+
+  constructor(
+    readonly source: number,
+    readonly path: PathStep,
+    readonly wantedName: string,
+    readonly lowerName: string,
+    readonly altered: boolean,
+    readonly value: Scalar,
+    readonly encoding: 'scalar' | 'json',
+    readonly items: readonly JsonObject[],
+  ) {
+    this.name = wantedName;
+  }
+
+  get sourcePath(): readonly string[] {
+    return pathArray(this.path);
+  }
+}
+
+const NO_ITEMS: readonly JsonObject[] = Object.freeze([]);
+
+/** Keys that are already segments (rule 4 leaves them as they are): the common case, tested without a copy. */
+const PLAIN_SEGMENT = /^[A-Za-z0-9_]+$/;
+
+/** True when the step's path relative to the source (its last `relLength` keys) is one of `omit`. */
+function isOmitted(step: PathStep, relLength: number, omit: readonly (readonly string[])[]): boolean {
+  for (const o of omit) {
+    if (o.length !== relLength) continue;
+    let s: PathStep | undefined = step;
+    let i = relLength - 1;
+    while (i >= 0 && s !== undefined && s.key === o[i]) {
+      s = s.parent;
+      i -= 1;
+    }
+    if (i < 0) return true;
+  }
+  return false;
+}
+
+function hasOwnKeys(obj: JsonObject): boolean {
+  for (const key in obj) if (Object.hasOwn(obj, key)) return true;
+  return false;
 }
 
 function scalarValue(v: string | number | boolean | null): Scalar {
@@ -346,9 +404,27 @@ function scalarValue(v: string | number | boolean | null): Scalar {
   return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
 }
 
+const byName = (a: { name: string }, b: { name: string }): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+
+/** One source being walked (module-level functions and this record, rather than closures made per call). */
+interface Walk {
+  readonly source: number;
+  readonly omit: readonly (readonly string[])[];
+  readonly prefixLength: number;
+  readonly maxDepth: number;
+  readonly children: boolean;
+  readonly leaves: Leaf[];
+}
+
 /**
  * Flattens several objects into one namespace (so their names are resolved together, rule 5) and returns the
  * columns plus, with `objectArrays: 'children'`, the arrays that become child rows.
+ *
+ * Runs for every row of every answer, so it is written for speed: the presented name is built while walking
+ * (the same result as `baseColumnName` of the presented path), keys are visited in their own order (the output
+ * is sorted by name at the end, and rule 5 never looks at input order), and `resolveColumnNames` runs only when
+ * two wanted names actually meet. test/unit/capture-naming-differential.test.ts holds it to a plain version.
  */
 export function flattenSources(sources: readonly FlattenSource[], options: FlattenOptions = {}): FlatPlan {
   const maxDepth = options.maxDepth ?? MAX_FLATTEN_DEPTH;
@@ -357,91 +433,143 @@ export function flattenSources(sources: readonly FlattenSource[], options: Flatt
   const children = options.objectArrays === 'children';
   const leaves: Leaf[] = [];
 
-  sources.forEach((src, source) => {
-    const prefix = src.prefix ?? [];
-    const omit = src.omit ?? [];
+  for (let source = 0; source < sources.length; source += 1) {
+    const src = sources[source] as FlattenSource;
+    let root: PathStep | undefined;
+    let rootName = '';
+    let rootAltered = false;
+    for (const key of src.prefix ?? []) {
+      root = { key, parent: root, length: (root?.length ?? 0) + 1 };
+      const s = sanitizeSegment(key);
+      rootName = root.length === 1 ? s.segment : `${rootName}_${s.segment}`;
+      rootAltered ||= s.altered;
+    }
+    const prefixLength = root?.length ?? 0;
+    const walk: Walk = { source, omit: src.omit ?? [], prefixLength, maxDepth, children, leaves };
+    walkObject(walk, src.value, 0, root, rootName, prefixLength, rootAltered, src.rootName);
+  }
 
-    const emit = (
-      originalPath: readonly string[],
-      presentedPath: readonly string[],
-      value: Scalar,
-      encoding: 'scalar' | 'json',
-      items?: readonly JsonObject[],
-    ): void => {
-      leaves.push({ source, originalPath, presentedPath, value, encoding, ...(items ? { items } : {}) });
-    };
-
-    // relPath: path inside src.value (for omit); originalPath adds the prefix; presentedPath drops wrappers.
-    const walkObject = (
-      obj: JsonObject,
-      relPath: readonly string[],
-      presentedPath: readonly string[],
-      reachedBy: string | undefined,
-    ): void => {
-      const keys = sortedKeys(obj);
-      if (keys.length === 0) {
-        // An empty object is information (the key was there); the root itself is not a column.
-        if (relPath.length > 0) emit([...prefix, ...relPath], presentedPath, '{}', 'json');
-        return;
-      }
-      const inner = reachedBy !== undefined && Object.hasOwn(obj, reachedBy) ? obj[reachedBy] : undefined;
-      // Only unwrap a wrapper we will walk into: a depth-capped wrapper keeps its own name as column.
-      const unwrap =
-        reachedBy !== undefined &&
-        isJsonObject(inner) &&
-        sortedKeys(inner).length > 0 &&
-        prefix.length + relPath.length + 1 < maxDepth;
-      for (const key of keys) {
-        const value = obj[key];
-        if (value === undefined) continue;
-        const rel = [...relPath, key];
-        if (isOmitted(rel, omit)) continue;
-        walkValue(value, rel, unwrap && key === reachedBy ? presentedPath : [...presentedPath, key], key);
-      }
-    };
-
-    const walkValue = (
-      value: Json,
-      relPath: readonly string[],
-      presentedPath: readonly string[],
-      key: string,
-    ): void => {
-      const originalPath = [...prefix, ...relPath];
-      if (value === null || typeof value !== 'object') {
-        emit(originalPath, presentedPath, scalarValue(value), 'scalar');
-      } else if (Array.isArray(value)) {
-        if (children && value.length > 0 && value.every(isJsonObject)) {
-          emit(originalPath, presentedPath, null, 'json', value as JsonObject[]);
-        } else {
-          emit(originalPath, presentedPath, canonicalJson(value), 'json');
-        }
-      } else if (originalPath.length >= maxDepth && sortedKeys(value).length > 0) {
-        emit(originalPath, presentedPath, canonicalJson(value), 'json');
-      } else {
-        walkObject(value, relPath, presentedPath, key);
-      }
-    };
-
-    walkObject(src.value, [], prefix, src.rootName);
-  });
-
-  const names = resolveColumnNames(
-    leaves.map((l) => ({
-      base: baseColumnName(l.presentedPath),
-      originalPath: l.originalPath,
-      source: l.source,
-    })),
-  );
-  const columns: FlatColumn[] = [];
-  const childArrays: FlatChildArray[] = [];
-  leaves.forEach((leaf, i) => {
-    const name = names[i] as string;
-    if (leaf.items) childArrays.push({ name, sourcePath: leaf.originalPath, items: leaf.items });
-    else columns.push({ name, value: leaf.value, encoding: leaf.encoding, sourcePath: leaf.originalPath });
-  });
-  const byName = (a: { name: string }, b: { name: string }): number =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  resolveLeafNames(leaves);
+  const columns: Leaf[] = [];
+  const childArrays: Leaf[] = [];
+  for (const leaf of leaves) (leaf.items === NO_ITEMS ? columns : childArrays).push(leaf);
   return { columns: columns.sort(byName), childArrays: childArrays.sort(byName) };
+}
+
+// `presented` is the column name so far (the presented path's segments joined by `_`), `segments` how many
+// there are; `relLength` counts the keys below the source's value (omit paths are relative to it).
+
+function walkObject(
+  walk: Walk,
+  obj: JsonObject,
+  relLength: number,
+  path: PathStep | undefined,
+  presented: string,
+  segments: number,
+  altered: boolean,
+  reachedBy: string | undefined,
+): void {
+  const keys = Object.keys(obj);
+  if (keys.length === 0) {
+    // An empty object is information (the key was there); the root itself is not a column.
+    if (path !== undefined && relLength > 0)
+      emit(walk, path, presented, segments, altered, '{}', 'json', NO_ITEMS);
+    return;
+  }
+  const inner = reachedBy !== undefined && Object.hasOwn(obj, reachedBy) ? obj[reachedBy] : undefined;
+  // Only unwrap a wrapper we will walk into: a depth-capped wrapper keeps its own name as column.
+  const unwrap =
+    isJsonObject(inner) && hasOwnKeys(inner) && walk.prefixLength + relLength + 1 < walk.maxDepth;
+  const depth = (path?.length ?? 0) + 1;
+  for (const key of keys) {
+    const value = obj[key];
+    if (value === undefined) continue;
+    const step: PathStep = { key, parent: path, length: depth };
+    if (walk.omit.length > 0 && isOmitted(step, relLength + 1, walk.omit)) continue;
+    if (unwrap && key === reachedBy) {
+      walkValue(walk, value, relLength + 1, step, presented, segments, altered, key);
+    } else if (PLAIN_SEGMENT.test(key)) {
+      const name = segments === 0 ? key : `${presented}_${key}`;
+      walkValue(walk, value, relLength + 1, step, name, segments + 1, altered, key);
+    } else {
+      const s = sanitizeSegment(key);
+      const name = segments === 0 ? s.segment : `${presented}_${s.segment}`;
+      walkValue(walk, value, relLength + 1, step, name, segments + 1, altered || s.altered, key);
+    }
+  }
+}
+
+function walkValue(
+  walk: Walk,
+  value: Json,
+  relLength: number,
+  step: PathStep,
+  presented: string,
+  segments: number,
+  altered: boolean,
+  key: string,
+): void {
+  if (value === null || typeof value !== 'object') {
+    emit(walk, step, presented, segments, altered, scalarValue(value), 'scalar', NO_ITEMS);
+  } else if (Array.isArray(value)) {
+    if (walk.children && value.length > 0 && value.every(isJsonObject)) {
+      emit(walk, step, presented, segments, altered, null, 'json', value as JsonObject[]);
+    } else {
+      emit(walk, step, presented, segments, altered, canonicalJson(value), 'json', NO_ITEMS);
+    }
+  } else if (step.length >= walk.maxDepth && hasOwnKeys(value)) {
+    emit(walk, step, presented, segments, altered, canonicalJson(value), 'json', NO_ITEMS);
+  } else {
+    walkObject(walk, value, relLength, step, presented, segments, altered, key);
+  }
+}
+
+/** Records a leaf under the name it wants: `presented` with rule 4's renaming and cut applied. */
+function emit(
+  walk: Walk,
+  path: PathStep,
+  presented: string,
+  segments: number,
+  altered: boolean,
+  value: Scalar,
+  encoding: 'scalar' | 'json',
+  items: readonly JsonObject[],
+): void {
+  if (segments === 0) throw new RangeError('a column needs at least one path segment');
+  let name = presented;
+  let lowerName = name.toLowerCase();
+  if (RENAMED_LOWER.has(lowerName)) {
+    name = RESERVED_PREFIX + name;
+    lowerName = RESERVED_PREFIX + lowerName;
+    altered = true;
+  }
+  if (name.length > MAX_COLUMN_BASE_LENGTH) {
+    name = truncatedName(name);
+    lowerName = name.toLowerCase();
+    altered = true;
+  }
+  walk.leaves.push(new Leaf(walk.source, path, name, lowerName, altered, value, encoding, items));
+}
+
+/** Rule 5 over the leaves: each keeps its wanted name unless two meet (rare), then `resolveColumnNames` decides. */
+function resolveLeafNames(leaves: readonly Leaf[]): void {
+  const wanted = new Set<string>();
+  for (const leaf of leaves) {
+    if (wanted.has(leaf.lowerName)) {
+      const names = resolveColumnNames(
+        leaves.map((l) => ({
+          base: { name: l.wantedName, altered: l.altered },
+          originalPath: pathArray(l.path),
+          source: l.source,
+        })),
+      );
+      leaves.forEach((l, i) => {
+        l.name = names[i] as string;
+      });
+      return;
+    }
+    wanted.add(leaf.lowerName);
+  }
 }
 
 /** A fresh object without prototype: `__proto__` and friends are plain data keys in it. */

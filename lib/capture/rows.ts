@@ -31,8 +31,8 @@
  * fail the write. gsi2/gsi3 need a timestamp that `isIndexableMs` accepts (their partition holds the day).
  */
 import { assertValidId } from '../ids';
-import { CAPTURE_DAY_SHARDS, CAPTURE_KEY_ATTRIBUTES } from '../store/schema';
-import { canonicalJson, shortHash, sortedKeys } from './canonical';
+import { CAPTURE_DAY_SHARDS } from '../store/schema';
+import { canonicalJson, shortHash } from './canonical';
 import { nullProtoRecord, type BookkeepingColumn, type Scalar } from './naming';
 
 export type { Scalar } from './naming';
@@ -40,8 +40,12 @@ export type { Scalar } from './naming';
 /** One item of the capture table: a null-prototype record of scalars (see `newRow`). */
 export type CaptureRow = Record<string, Scalar>;
 
-/** Bump when a column's meaning or the naming rule changes; stored on every row. */
-export const CAPTURE_SCHEMA_VERSION = 1;
+/**
+ * Bump when a column's meaning or the naming rule changes; stored on every row. 2: the `contentHash` column is
+ * gone (change detection digests the row itself, lib/poller/digests.ts), so a payload key `contentHash` is no
+ * longer renamed.
+ */
+export const CAPTURE_SCHEMA_VERSION = 2;
 
 export const ROW_TYPES = {
   session: 'session',
@@ -62,10 +66,13 @@ export const MALFORMED_EVENT_TYPE = '_malformed';
 /** Key part of a missing value. '%' followed by a non-hex letter never comes out of `keyPart`'s encoding. */
 export const MISSING_KEY_PART = '%none';
 const MAX_KEY_PART_LENGTH = 128;
+/** A value `keyPart` keeps as it is (the usual case: ids and event types). */
+const KEY_SAFE = /^[A-Za-z0-9._~-]*$/;
 
 /** A value from the answer made safe for a key (see the header). */
 export function keyPart(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return MISSING_KEY_PART;
+  if (typeof value === 'string' && value.length <= MAX_KEY_PART_LENGTH && KEY_SAFE.test(value)) return value;
   const encoded = String(value).replace(
     /[^A-Za-z0-9._~-]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
@@ -100,13 +107,25 @@ export function padIndex(index: number): string {
 /** `yyyy-mm-dd` (UTC) of an epoch-ms; throws RangeError unless `isIndexableMs(ms)`. */
 export function utcDay(ms: number): string {
   if (!isIndexableMs(ms)) throw new RangeError(`not an indexable epoch-ms: ${ms}`);
-  return new Date(ms).toISOString().slice(0, 10);
+  // Events of one answer share a day or two: remember the last one rather than format a Date each time.
+  const dayStartMs = ms - (ms % DAY_MS);
+  if (lastDay?.startMs !== dayStartMs) {
+    lastDay = { startMs: dayStartMs, text: new Date(dayStartMs).toISOString().slice(0, 10) };
+  }
+  return lastDay.text;
 }
+const DAY_MS = 86_400_000;
+let lastDay: { startMs: number; text: string } | undefined;
 
 /** Stable shard of a session in [0, CAPTURE_DAY_SHARDS): first 32 bits of sha256(sid). */
 export function captureShardOf(sid: string): number {
-  return parseInt(shortHash(sid).slice(0, 8), 16) % CAPTURE_DAY_SHARDS;
+  // Every event row of a session asks again: remember the last answer.
+  if (lastShard?.sid !== sid) {
+    lastShard = { sid, shard: parseInt(shortHash(sid).slice(0, 8), 16) % CAPTURE_DAY_SHARDS };
+  }
+  return lastShard.shard;
 }
+let lastShard: { sid: string; shard: number } | undefined;
 
 export function capturePk(accountId: string, sid: string): string {
   return `S#${accountId}#${sid}`;
@@ -124,18 +143,13 @@ export function engagementSk(appSessionId: string | null, engagementId: string |
   return `ENG#${keyPart(appSessionId)}#${keyPart(engagementId)}`;
 }
 
-/** The event sort key without its occurrence: identical events share it (see `eventSk`). */
+/** The event sort key without its occurrence: identical events share it, `eventSk` adds the occurrence. */
 export function eventSkBase(eventType: string, serverTimeStamp: unknown, payloadHash: string): string {
   return `EVENT#${keyPart(eventType)}#${padMs(serverTimeStamp)}#${payloadHash}`;
 }
 
-export function eventSk(
-  eventType: string,
-  serverTimeStamp: unknown,
-  payloadHash: string,
-  occurrence: number,
-): string {
-  return `${eventSkBase(eventType, serverTimeStamp, payloadHash)}#${occurrence}`;
+export function eventSk(base: ReturnType<typeof eventSkBase>, occurrence: number): string {
+  return `${base}#${occurrence}`;
 }
 
 export function eventItemSk(parentSk: string, childPath: string, childIndex: number): string {
@@ -230,24 +244,12 @@ export function outcomeKeys(
   };
 }
 
-/** Columns left out of contentHash: keys (they name the row, they are not its content) and the hash bookkeeping. */
-const NOT_CONTENT = new Set<string>([...CAPTURE_KEY_ATTRIBUTES, 'contentHash', 'schemaVersion']);
-
-/**
- * Hash of a row's content: every column except pk, sk, gsi* attributes, contentHash and schemaVersion, as
- * canonical JSON. Equal content → equal hash, whatever the column order; a writer can skip unchanged rows.
- */
-export function contentHashOf(row: CaptureRow): string {
-  const content = nullProtoRecord<Scalar>();
-  for (const k of sortedKeys(row)) if (!NOT_CONTENT.has(k)) content[k] = row[k] as Scalar;
-  return shortHash(canonicalJson(content));
-}
-
 export type RowKeyColumns = { pk: string; sk: string } & Partial<SessionIndexKeys> & Partial<EventIndexKeys>;
 
 /**
- * Builds a row: keys, then our columns (`undefined` ones omitted), then the payload columns, then
- * schemaVersion and contentHash. Throws if a payload column takes one of our names, which the naming rule
+ * Builds a row: keys, then our columns (`undefined` ones omitted), then the payload columns (in name order),
+ * then schemaVersion. This column order depends only on the code, never on the answer's key order (the
+ * poller's change digests rely on it). Throws if a payload column takes one of our names, which the naming rule
  * rules out: reaching it is a bug, and silently overwriting a key would corrupt the table.
  */
 export function newRow(
@@ -256,15 +258,19 @@ export function newRow(
   payload: readonly { readonly name: string; readonly value: Scalar }[],
 ): CaptureRow {
   const row = nullProtoRecord<Scalar>();
-  for (const [k, v] of Object.entries(keys)) if (v !== undefined) row[k] = v;
-  for (const [k, v] of Object.entries(ours)) if (v !== undefined) row[k] = v;
+  for (const k in keys) {
+    const v = keys[k as keyof RowKeyColumns];
+    if (v !== undefined) row[k] = v;
+  }
+  for (const k in ours) {
+    const v = ours[k as BookkeepingColumn];
+    if (v !== undefined) row[k] = v;
+  }
   for (const c of payload) {
-    if (Object.hasOwn(row, c.name))
-      throw new Error(`payload column ${JSON.stringify(c.name)} clashes with ours`);
+    if (c.name in row) throw new Error(`payload column ${JSON.stringify(c.name)} clashes with ours`);
     row[c.name] = c.value;
   }
   row.schemaVersion = CAPTURE_SCHEMA_VERSION;
-  row.contentHash = contentHashOf(row);
   return row;
 }
 

@@ -6,7 +6,7 @@
  * `[]` when nothing matched; `csv` is RFC 4180 with a header row (header only when nothing matched), nested
  * values are the JSON text stored in their cell; `table` (default on a terminal) shows the identifying columns
  * of each row, times as ISO 8601, and says on stderr how many columns it left out. Rows are the analyst view
- * (lib/query/rows.ts): no pk, sk, gsi1pk..gsi3sk or contentHash unless `--raw`. `--limit N` stops reading after N rows.
+ * (lib/query/rows.ts): no pk, sk or gsi1pk..gsi3sk unless `--raw`. `--limit N` stops reading after N rows.
  * Progress goes to stderr on reads longer than a second. Exit 0 with an empty result when nothing matched;
  * exit 2 on a bad argument (one line saying which, then the usage).
  */
@@ -37,7 +37,7 @@ const RANGE_OPTIONS = { from: { type: 'string' }, to: { type: 'string' } } as co
 const OUTPUT_USAGE =
   '  --format table|json|csv  table on a terminal, json otherwise (one JSON array of row objects)\n' +
   '  --limit N                at most N rows (reading stops there)\n' +
-  '  --raw                    keep the storage attributes pk, sk, gsi1pk..gsi3sk, contentHash';
+  '  --raw                    keep the storage attributes pk, sk, gsi1pk..gsi3sk';
 const TIME_USAGE =
   '--from is inclusive, --to exclusive. Both take an ISO 8601 date (2024-03-10: that UTC day, from 00:00Z)\n' +
   'or a date-time with Z or an offset (2024-03-10T14:00:00Z, 2024-03-10T16:00+02:00); nothing else.';

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import type { CaptureRow } from '../capture/rows';
 
 /**
  * Change detection without reading the capture table: the queue item keeps a compact digest of every row
@@ -8,8 +9,13 @@ import { createHash } from 'node:crypto';
  */
 export const DIGEST_CHARS = 10;
 
-export function rowDigest(sk: string, contentHash: string): string {
-  return createHash('sha1').update(`${sk}\u0000${contentHash}`).digest('base64url').slice(0, DIGEST_CHARS);
+/**
+ * Digest of one row as the flattener built it: keys and content, in the flattener's column order (fixed by
+ * code, never by the answer's key order, see lib/capture/flatten.ts). Rows built by another version of the code
+ * may digest differently; they are then written once more, which is harmless.
+ */
+export function rowDigest(row: CaptureRow): string {
+  return hash('sha1', JSON.stringify(row), 'base64url').slice(0, DIGEST_CHARS);
 }
 
 export function parseDigests(serialized: string | undefined): Set<string> {

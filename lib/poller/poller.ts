@@ -418,7 +418,7 @@ export class Poller {
     const digests = new Set<string>();
     const changed: StoredRow[] = [];
     for (const row of flat.rows) {
-      const digest = rowDigest(String(row.sk), String(row.contentHash));
+      const digest = rowDigest(row);
       digests.add(digest);
       if (!stored.has(digest)) changed.push({ ...row, capturedAtMs: nowMs });
     }

@@ -8,7 +8,7 @@
  * and `topic` are the same column, which is what Athena would make of them anyway). Types:
  *   - our integer columns (epoch ms, counters) → bigint; other numbers → double (a price seen as 12 may be 11.7);
  *   - booleans → boolean; strings, JSON text, columns only ever seen null, mixed types → string.
- * Left out: storage attributes (pk, sk, gsi*, contentHash, as in `lpv export`) and `<id>` pattern columns (one
+ * Left out: storage attributes (pk, sk, gsi*, as in `lpv export`) and `<id>` pattern columns (one
  * column per VP/VB/OSL id cannot be declared; they stay in the JSON files).
  */
 import { INTERNAL_COLUMNS } from './rows';

@@ -74,7 +74,6 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
       'byStartDay index partition `D#<accountId>#<yyyy-mm-dd>#<shard>` (session and outcome rows).',
   },
   gsi3sk: { description: 'byStartDay sort key, as gsi1sk.' },
-  contentHash: { description: 'Hash of the row content (change detection; dropped from analyst output).' },
   schemaVersion: { description: 'Version of the flattening rules the row was written with.' },
   rowType: { description: 'Kind of row: session, page, engagement, event, eventItem, outcome.' },
   accountId: { description: 'LivePerson account (site) id.' },
@@ -677,7 +676,7 @@ export function renderDictionary(dictionary: DataDictionary): string {
     'Written by lp-visit-capture itself, not taken from the answer (promoted fields excepted: see the description).',
   );
   line(
-    '`pk`, `sk`, `gsi*` and `contentHash` are storage attributes: `lpv query` and `lpv export` leave them out unless `--raw`.',
+    '`pk`, `sk` and `gsi*` are storage attributes: `lpv query` and `lpv export` leave them out unless `--raw`.',
   );
   line();
   line('| column | row types | type | description | personal data | example |');

@@ -25,7 +25,7 @@ import type { TimeRange } from './time';
 export interface ExportOptions {
   outDir: string;
   range: TimeRange;
-  /** Keep pk, sk, gsi* and contentHash. @default false */
+  /** Keep pk, sk and gsi*. @default false */
   raw?: boolean;
   /** Rows per part file. @default 100000 */
   maxRowsPerFile?: number;

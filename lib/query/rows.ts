@@ -13,8 +13,8 @@ import type { StoredRow, StoredScalar } from '../store/capture-store';
 /** A row as handed to analysts: a null-prototype record (column names are data). */
 export type AnalystRow = Record<string, StoredScalar>;
 
-/** Columns dropped from analyst rows unless raw: the key attributes and the change-detection hash. */
-export const INTERNAL_COLUMNS: readonly string[] = Object.freeze([...CAPTURE_KEY_ATTRIBUTES, 'contentHash']);
+/** Columns dropped from analyst rows unless raw: the key attributes. */
+export const INTERNAL_COLUMNS: readonly string[] = Object.freeze([...CAPTURE_KEY_ATTRIBUTES]);
 const INTERNAL = new Set(INTERNAL_COLUMNS);
 
 /** Identity columns, in the order every output puts them first. */

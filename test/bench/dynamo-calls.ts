@@ -16,6 +16,7 @@ import { createAgents } from '../../lib/liveperson/http';
 import type { VisitState } from '../../lib/liveperson/types';
 import { silentLog } from '../../lib/log';
 import type { TickSummary } from '../../lib/poller/poller';
+import { rowDigest } from '../../lib/poller/digests';
 import { DEFAULT_SIMULATOR_CREDENTIALS, VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld, type SessionInfo } from '../../lib/simulator/world';
 import { capturePk } from '../../lib/capture/rows';
@@ -118,7 +119,7 @@ function countCalls(
   };
 }
 
-/** Rows of `state` whose (sk, contentHash) is not among `stored` (what a poll must write). */
+/** Rows of `state` whose digest is not among `stored` (what a poll must write). */
 function newRows(
   session: SessionInfo,
   state: VisitState,
@@ -132,7 +133,7 @@ function newRows(
   }).rows;
   const fresh: string[] = [];
   for (const row of rows) {
-    const id = `${String(row.sk)}\u0000${String(row.contentHash)}`;
+    const id = rowDigest(row);
     if (!stored.has(id)) fresh.push(id);
   }
   return { total: rows.length, fresh };

@@ -72,15 +72,14 @@ export function referenceSessions(count: number, startTimeMs: number): Reference
       state: world.stateAt(info.visitorId, info.sid, startTimeMs + TARGET_MEAN_AGE_MS),
     });
     if (flat.rows.length < REFERENCE_ROWS) continue;
-    const rows = flat.rows
-      .slice(0, REFERENCE_ROWS)
-      .map((row): StoredRow => ({ ...row, capturedAtMs: startTimeMs }));
+    const flatRows = flat.rows.slice(0, REFERENCE_ROWS);
+    const rows = flatRows.map((row): StoredRow => ({ ...row, capturedAtMs: startTimeMs }));
     sessions.push({
       visitorId: info.visitorId,
       sid: info.sid,
       startTimeMs,
       rows,
-      rowDigests: serializeDigests(rows.map((r) => rowDigest(String(r.sk), String(r.contentHash)))),
+      rowDigests: serializeDigests(flatRows.map(rowDigest)),
       events: rows.filter((r) => r.rowType === 'event').length,
     });
   }

@@ -46,8 +46,7 @@ describe('RESERVED_COLUMNS', () => {
     for (const n of ['eventKey', 'occurrence', 'parentSk', 'childPath', 'childIndex', 'appSessionId']) {
       expect(RESERVED_COLUMNS).toContain(n);
     }
-    for (const n of ['contentHash', 'schemaVersion', ...CAPTURE_KEY_ATTRIBUTES])
-      expect(RESERVED_COLUMNS).toContain(n);
+    for (const n of ['schemaVersion', ...CAPTURE_KEY_ATTRIBUTES]) expect(RESERVED_COLUMNS).toContain(n);
     expect(CAPTURE_KEY_ATTRIBUTES).toEqual([
       'pk',
       'sk',

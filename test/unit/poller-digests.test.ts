@@ -1,17 +1,22 @@
+import type { CaptureRow } from '../../lib/capture/rows';
 import { parseDigests, rowDigest, serializeDigests, serializeDigestsCapped } from '../../lib/poller/digests';
 
 describe('row digests kept on the queue item', () => {
+  const row = (sk: string, value: string): CaptureRow =>
+    Object.assign(Object.create(null) as CaptureRow, { pk: 'S#1#s', sk, value });
+
   it('round-trip, order-independent, one digest per (sk, content)', () => {
-    const digests = ['EVENT#a', 'EVENT#b', 'PAGE#c'].map((sk) => rowDigest(sk, 'hash1'));
+    const digests = ['EVENT#a', 'EVENT#b', 'PAGE#c'].map((sk) => rowDigest(row(sk, 'v1')));
     expect(new Set(digests).size).toBe(3);
-    expect(rowDigest('EVENT#a', 'hash2')).not.toBe(digests[0]);
+    expect(rowDigest(row('EVENT#a', 'v2'))).not.toBe(digests[0]);
+    expect(rowDigest(row('EVENT#a', 'v1'))).toBe(digests[0]);
     expect(parseDigests(serializeDigests(digests))).toEqual(new Set(digests));
     expect(serializeDigests([...digests].reverse())).toBe(serializeDigests(digests));
     expect(parseDigests(undefined).size).toBe(0);
   });
 
   it('drops the digests rather than outgrow the queue item (rows are then rewritten, never lost)', () => {
-    const digests = Array.from({ length: 30 }, (_, i) => rowDigest(`EVENT#${i}`, 'h'));
+    const digests = Array.from({ length: 30 }, (_, i) => rowDigest(row(`EVENT#${i}`, 'h')));
     expect(serializeDigestsCapped(digests, 300)).toHaveLength(300);
     expect(serializeDigestsCapped(digests, 299)).toBe('');
     expect(parseDigests('').size).toBe(0);

@@ -16,7 +16,6 @@ describe('the S3 feed enrichment', () => {
     sk: { S: 'EVENT#purchase#0001710028800000#abc#0' },
     gsi2pk: { S: 'E#1#purchase#2024-03-10#3' },
     gsi2sk: { S: 'x' },
-    contentHash: { S: 'h' },
     total: { N: '11.7' },
     orderId: { S: 'DRV1534XC' },
     rowType: { S: 'event' },

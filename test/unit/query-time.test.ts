@@ -67,7 +67,6 @@ describe('analyst rows and partitions', () => {
       pk: 'p',
       serverTimeStamp: 5,
       sid: 'S',
-      contentHash: 'h',
       alpha: 'a',
       rowType: 'event',
       eventType: 'lead',
