@@ -276,6 +276,13 @@ export function newRow(
 
 /** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
 function numberByteSize(n: number): number {
+  // Integers below 2^53 (timestamps, counts) are the usual case: count their significant digits directly.
+  if (Number.isSafeInteger(n)) {
+    let m = Math.abs(n);
+    if (m === 0) return 2;
+    while (m % 10 === 0) m /= 10;
+    return Math.ceil(String(m).length / 2) + 1;
+  }
   const digits = String(Math.abs(n))
     .replace(/e.*$/i, '')
     .replace(/[^0-9]/g, '')

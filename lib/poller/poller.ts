@@ -420,7 +420,11 @@ export class Poller {
     for (const row of flat.rows) {
       const digest = rowDigest(row);
       digests.add(digest);
-      if (!stored.has(digest)) changed.push({ ...row, capturedAtMs: nowMs });
+      if (stored.has(digest)) continue;
+      // The flattener's rows are fresh objects of this poll: stamped in place rather than copied.
+      const storedRow: StoredRow = row;
+      storedRow.capturedAtMs = nowMs;
+      changed.push(storedRow);
     }
     const stats = await this.deps.store.putRows(changed);
     ctx.summary.rowsWritten += stats.rowsWritten;

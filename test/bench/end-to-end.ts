@@ -91,7 +91,14 @@ export async function referenceRate(
   dynamo: { endpoint: string; pid: number },
   sessions: readonly ReferenceSession[],
   concurrency: number,
-): Promise<{ perSec: number; wallMs: number; batchCalls: number; dynaliteCores?: number }> {
+): Promise<{
+  perSec: number;
+  wallMs: number;
+  batchCalls: number;
+  /** CPU of this (the writing) process per reference session, ms. */
+  clientCpuMsPerSession: number;
+  dynaliteCores?: number;
+}> {
   const { storage, settings } = await freshStorage(dynamo.endpoint, 'bench-ref', systemClock);
   try {
     await bulkEnqueue(
@@ -115,6 +122,7 @@ export async function referenceRate(
     const limit = pLimit(concurrency);
     let batchCalls = 0;
     const dynaliteCpuMs = processCpuMs(dynamo.pid);
+    const cpuBefore = process.cpuUsage();
     const startMs = performance.now();
     await Promise.all(
       items.map((item) =>
@@ -149,11 +157,13 @@ export async function referenceRate(
       ),
     );
     const wallMs = performance.now() - startMs;
+    const cpu = process.cpuUsage(cpuBefore);
     const dynaliteCores = coresSince(dynamo.pid, dynaliteCpuMs, wallMs);
     return {
       perSec: perSecond(items.length, wallMs),
       wallMs,
       batchCalls,
+      clientCpuMsPerSession: (cpu.user + cpu.system) / 1000 / items.length,
       ...(dynaliteCores !== undefined ? { dynaliteCores } : {}),
     };
   } finally {
@@ -234,7 +244,8 @@ export async function benchEndToEnd(options: EndToEndOptions): Promise<Figure[]>
       const cpuText =
         `CPU cores during the tick: poller ${cores((cpu.user + cpu.system) / 1000 / wallMs)}, ` +
         `dynalite ${cores(coresSince(dynamo.child.pid, dynaliteCpuMs, wallMs))}, ` +
-        `simulator ${cores(coresSince(simulator.child.pid, simulatorCpuMs, wallMs))}`;
+        `simulator ${cores(coresSince(simulator.child.pid, simulatorCpuMs, wallMs))}; ` +
+        `poller CPU ${fixed((cpu.user + cpu.system) / 1000 / Math.max(1, summary.itemsClaimed), 1)} ms/session`;
 
       const after = await referenceRate(target, reference, concurrency);
 
@@ -256,7 +267,8 @@ export async function benchEndToEnd(options: EndToEndOptions): Promise<Figure[]>
             `at the start (simulator --speed ${SIMULATOR_SPEED}); ${fixed(summary.rowsWritten / polled, 1)} rows ` +
             `and ${fixed(summary.batchCalls / polled, 2)} BatchWriteItem per session (reference: ${REFERENCE_ROWS} rows, 1 call); ` +
             `reference (${reference.length} sessions, after ${options.warmupPasses} warm-up passes) ${fixed(before.perSec)}/s before and ` +
-            `${fixed(after.perSec)}/s after the tick, dynalite at ${cores(before.dynaliteCores)} core; ` +
+            `${fixed(after.perSec)}/s after the tick, dynalite at ${cores(before.dynaliteCores)} core, writer CPU ` +
+            `${fixed((before.clientCpuMsPerSession + after.clientCpuMsPerSession) / 2, 1)} ms/session; ` +
             `${cpuText}; stopped by ${summary.stoppedBy}` +
             (summary.itemErrors + summary.claimConflicts + summary.leasesLost > 0
               ? `; item errors ${summary.itemErrors}, claim conflicts ${summary.claimConflicts}, leases lost ${summary.leasesLost}`

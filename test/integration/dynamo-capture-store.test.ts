@@ -76,6 +76,16 @@ describe('DynamoCaptureStore', () => {
     expect(rowByteSize(fitted.row)).toBeLessThanOrEqual(2000);
   });
 
+  it('measures exactly when the cheap bound is over the limit, and truncates only what really is', () => {
+    // 1,500 ASCII characters: the bound (3 bytes per character) says 4,500+, the exact size about 1,550.
+    const ascii = row(5, { a: 'y'.repeat(1500) });
+    expect(fitRow(ascii, KEYS, 2000)).toEqual({ row: ascii, truncated: false });
+    // 700 characters of 3 bytes each (2,100 bytes): the bound and the exact size both say it is too big.
+    const wide = fitRow(row(6, { a: '€'.repeat(700) }), KEYS, 2000);
+    expect(wide.truncated).toBe(true);
+    expect(rowByteSize(wide.row)).toBeLessThanOrEqual(2000);
+  });
+
   it('resends UnprocessedItems with backoff until they are written, and fails loudly when they never are', async () => {
     const sent: number[] = [];
     let unprocessedRounds = 2;
