@@ -70,25 +70,38 @@ export class VisitInformationClient implements VisitStateSource {
     const credentials = await this.options.credentials.get();
     // Signed afresh for every attempt: new nonce and timestamp.
     const authorization = signRequest('GET', url.href, credentials);
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // One controller per request, aborted by the caller's signal or the timeout, and unhooked from the caller's
+    // signal when the request ends. Not AbortSignal.any(): on Node 20-22 every call leaves a dependent signal on
+    // a long-lived parent (the tick's stop signal) until that parent aborts (nodejs/node#54614).
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.requestTimeoutMs);
+    const cancel = (): void => controller.abort();
+    options.signal?.addEventListener('abort', cancel, { once: true });
+    if (options.signal?.aborted) cancel();
     let answer: HttpAnswer;
     try {
       answer = await httpGet(url, {
         headers: { authorization },
         agents: this.agents,
-        signal,
+        signal: controller.signal,
         maxBodyBytes: this.maxBodyBytes,
       });
     } catch (error) {
       if (options.signal?.aborted) throw new RequestCancelledError('request cancelled', { cause: error });
-      if (timeout.aborted)
+      if (timedOut)
         return { kind: 'retryable', reason: 'timeout', detail: `no answer in ${this.requestTimeoutMs} ms` };
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ECONNRESET' || code === 'EPIPE' || (error as Error).message === 'socket hang up') {
         return { kind: 'retryable', reason: 'connection_reset', detail: code ?? 'socket hang up' };
       }
       return { kind: 'retryable', reason: 'network', detail: code ?? (error as Error).name };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', cancel);
     }
     return this.classify(answer);
   }

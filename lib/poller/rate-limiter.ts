@@ -19,15 +19,17 @@ export class RateLimiter {
     const waitMs = slot - now;
     if (waitMs <= 0 || signal?.aborted) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, waitMs);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        // Unhooked once the wait is over: the tick's signal lives for the whole tick and would collect one
+        // listener per request.
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, waitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HOUR_MS } from '../../lib/clock';
@@ -149,6 +150,18 @@ describe('VisitInformationClient against the simulator (real HTTP, OAuth verifie
     const pending = sim.client().fetchState(session.visitorId, session.sid, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     await expect(pending).rejects.toThrow(RequestCancelledError);
+  });
+
+  it('leaves nothing hooked on a long-lived caller signal (the tick’s) once requests end', async () => {
+    const session = sim.world.startSession();
+    const tick = new AbortController();
+    const client = sim.client();
+    for (let i = 0; i < 20; i++) {
+      expect((await client.fetchState(session.visitorId, session.sid, { signal: tick.signal })).kind).toBe(
+        'ok',
+      );
+    }
+    expect(getEventListeners(tick.signal, 'abort')).toHaveLength(0);
   });
 
   it('answers latency without failing', async () => {
