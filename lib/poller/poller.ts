@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { flattenVisitState } from '../capture/flatten';
 import { outcomeKeys, OUTCOME_ROW_TYPE } from '../capture/rows';
@@ -148,6 +149,9 @@ export class Poller {
     const limit = pLimit(this.options.concurrency);
     const rateLimiter = new RateLimiter(this.options.maxRequestsPerSec ?? 0, this.wallClock);
     const stop = new AbortController();
+    // Every task in flight hooks on this signal while it waits for a rate slot or a fetch, and unhooks after:
+    // up to `concurrency` listeners at once is normal, not the leak Node warns about past 10.
+    setMaxListeners(2 * this.options.concurrency + 10, stop.signal);
     let credentialsRefresh: Promise<void> | undefined;
     const inFlight = new Set<Promise<void>>();
 
