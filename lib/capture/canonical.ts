@@ -21,9 +21,17 @@ export function isJsonObject(value: unknown): value is { [key: string]: Json } {
  * type allows them) become strings instead of JSON.stringify's silent `null`, so no value turns into another.
  */
 export function scalarJson(value: string | number | boolean | null): string {
-  if (typeof value === 'string') return quoted(value);
-  if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
-  return JSON.stringify(value);
+  switch (typeof value) {
+    case 'string':
+      return quoted(value);
+    case 'number':
+      // String(n) is JSON's own number text for every finite n (-0 included).
+      return Number.isFinite(value) ? String(value) : quoted(String(value));
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return 'null';
+  }
 }
 
 /** Strings JSON.stringify would copy unchanged between quotes: no quote, backslash, control or surrogate. */
@@ -49,20 +57,9 @@ export function canonicalJson(value: Json): string {
 
 /** Canonical JSON, or undefined when `value` nests deeper than RECURSION_LIMIT. */
 function canonicalRecursive(value: Json | undefined, depth: number): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return quoted(value);
-    case 'number':
-      // String(n) is JSON's own number text for every finite n (-0 included).
-      return Number.isFinite(value) ? String(value) : quoted(String(value));
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'undefined':
-      return 'null';
-    default:
-      break;
+  if (value === undefined || value === null || typeof value !== 'object') {
+    return value === undefined ? 'null' : scalarJson(value);
   }
-  if (value === null) return 'null';
   if (depth >= RECURSION_LIMIT) return undefined;
   let out: string;
   if (Array.isArray(value)) {

@@ -107,15 +107,8 @@ export function padIndex(index: number): string {
 /** `yyyy-mm-dd` (UTC) of an epoch-ms; throws RangeError unless `isIndexableMs(ms)`. */
 export function utcDay(ms: number): string {
   if (!isIndexableMs(ms)) throw new RangeError(`not an indexable epoch-ms: ${ms}`);
-  // Events of one answer share a day or two: remember the last one rather than format a Date each time.
-  const dayStartMs = ms - (ms % DAY_MS);
-  if (lastDay?.startMs !== dayStartMs) {
-    lastDay = { startMs: dayStartMs, text: new Date(dayStartMs).toISOString().slice(0, 10) };
-  }
-  return lastDay.text;
+  return new Date(ms).toISOString().slice(0, 10);
 }
-const DAY_MS = 86_400_000;
-let lastDay: { startMs: number; text: string } | undefined;
 
 /** Stable shard of a session in [0, CAPTURE_DAY_SHARDS): first 32 bits of sha256(sid). */
 export function captureShardOf(sid: string): number {
@@ -148,7 +141,7 @@ export function eventSkBase(eventType: string, serverTimeStamp: unknown, payload
   return `EVENT#${keyPart(eventType)}#${padMs(serverTimeStamp)}#${payloadHash}`;
 }
 
-export function eventSk(base: ReturnType<typeof eventSkBase>, occurrence: number): string {
+export function eventSk(base: string, occurrence: number): string {
   return `${base}#${occurrence}`;
 }
 
