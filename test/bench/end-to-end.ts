@@ -13,14 +13,12 @@ import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { flattenVisitState } from '../../lib/capture/flatten';
 import { MINUTE_MS, ManualClock, systemClock } from '../../lib/clock';
-import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
-import { silentLog } from '../../lib/log';
 import { rowDigest, serializeDigests } from '../../lib/poller/digests';
 import type { QueueItem } from '../../lib/queue/model';
-import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
 import { SimulatedWorld } from '../../lib/simulator/world';
 import type { StoredRow } from '../../lib/store/capture-store';
-import { createPoller, createVisitClient, type Storage } from '../../lib/wiring';
+import type { Storage } from '../../lib/wiring';
+import { benchPoller } from './bench-poller';
 import { coresSince, processCpuMs, startDynamoProcess, startSimulatorProcess } from './processes';
 import { fixed, perSecond, sleep, type Figure } from './report';
 import { bulkEnqueue, freshStorage } from './storage';
@@ -199,26 +197,7 @@ export async function benchEndToEnd(options: EndToEndOptions): Promise<Figure[]>
         simulator.accountId,
         simulator.sessions.map((s) => ({ visitorId: s.visitorId, sid: s.sid, startTimeMs: s.startTimeMs })),
       );
-      const poller = createPoller(
-        simulator.accountId,
-        { concurrency, pollIntervalSec: 600, leaseSec: 300, maxRequestsPerSec: 0 },
-        {
-          storage,
-          source: createVisitClient(
-            {
-              accountId: simulator.accountId,
-              baseUrl: simulator.baseUrl,
-              domainApiUrl: simulator.baseUrl,
-              credentials: { source: 'env', ...DEFAULT_SIMULATOR_CREDENTIALS },
-              requestTimeoutMs: 10_000,
-              credentialsRefreshSec: 300,
-            },
-            { clock: systemClock, credentials: new StaticCredentialsProvider(DEFAULT_SIMULATOR_CREDENTIALS) },
-          ),
-          clock: systemClock,
-          log: silentLog,
-        },
-      );
+      const poller = benchPoller(storage, simulator.accountId, simulator.baseUrl, concurrency);
 
       // Start when the sessions' mean age, halfway through the tick, is TARGET_MEAN_AGE_MS (simulated).
       const starts = simulator.sessions.map((s) => s.startTimeMs);

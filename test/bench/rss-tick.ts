@@ -9,10 +9,8 @@
 import './env';
 import fs from 'node:fs';
 import { systemClock } from '../../lib/clock';
-import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
-import { silentLog } from '../../lib/log';
-import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
-import { createPoller, createStorage, createVisitClient } from '../../lib/wiring';
+import { createStorage } from '../../lib/wiring';
+import { benchPoller } from './bench-poller';
 import type { StorageSettings } from '../../lib/config';
 
 export interface RssTickArgs {
@@ -47,26 +45,7 @@ function vmHwmBytes(): number | undefined {
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RssTickArgs;
   const storage = createStorage(args.storage, systemClock);
-  const poller = createPoller(
-    args.accountId,
-    { concurrency: args.concurrency, pollIntervalSec: 600, leaseSec: 300, maxRequestsPerSec: 0 },
-    {
-      storage,
-      source: createVisitClient(
-        {
-          accountId: args.accountId,
-          baseUrl: args.baseUrl,
-          domainApiUrl: args.baseUrl,
-          credentials: { source: 'env', ...DEFAULT_SIMULATOR_CREDENTIALS },
-          requestTimeoutMs: 10_000,
-          credentialsRefreshSec: 300,
-        },
-        { clock: systemClock, credentials: new StaticCredentialsProvider(DEFAULT_SIMULATOR_CREDENTIALS) },
-      ),
-      clock: systemClock,
-      log: silentLog,
-    },
-  );
+  const poller = benchPoller(storage, args.accountId, args.baseUrl, args.concurrency);
   process.stdout.write(`${JSON.stringify({ started: true })}\n`);
   const baselineRssBytes = process.memoryUsage.rss();
   let peakRssSampledBytes = baselineRssBytes;

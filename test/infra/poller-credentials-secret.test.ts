@@ -8,6 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { loadLivePersonSettings } from '../../lib/config';
 import { CredentialsError } from '../../lib/errors';
 import { createCredentialsProvider } from '../../lib/wiring';
+import { fakeDateOnly } from '../support/fake-date';
 
 /**
  * The deployed poller reads its LivePerson credentials from Secrets Manager (LP_CREDENTIALS_SECRET_ID, as the
@@ -78,26 +79,7 @@ describe('LivePerson credentials from Secrets Manager (the deployed poller path)
       .on(GetSecretValueCommand)
       .resolvesOnce({ SecretString: JSON.stringify(CREDENTIALS) })
       .resolves({ SecretString: JSON.stringify(ROTATED) });
-    // Only Date is faked: the SDK mock's promises and timers run as usual.
-    jest.useFakeTimers({
-      now: 1_700_000_000_000,
-      doNotFake: [
-        'hrtime',
-        'nextTick',
-        'performance',
-        'queueMicrotask',
-        'requestAnimationFrame',
-        'cancelAnimationFrame',
-        'requestIdleCallback',
-        'cancelIdleCallback',
-        'setImmediate',
-        'clearImmediate',
-        'setInterval',
-        'clearInterval',
-        'setTimeout',
-        'clearTimeout',
-      ],
-    });
+    fakeDateOnly(1_700_000_000_000);
     try {
       const credentials = provider('60');
       expect(await credentials.get()).toEqual(CREDENTIALS);

@@ -13,6 +13,7 @@ import { systemClock } from '../../lib/clock';
 import type { StorageSettings } from '../../lib/config';
 import { httpApiEvent } from '../infra/events';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { fakeDateOnly } from '../support/fake-date';
 
 /**
  * functions/enqueue.ts as Lambda runs it: module scope reads the environment the stack sets, the handler gets
@@ -59,24 +60,6 @@ afterAll(async () => {
   }
   await dynamo.close();
 });
-
-/** Fake only Date (the SDK's and dynalite's timers keep running). */
-const NOT_DATE: NonNullable<FakeTimersConfig['doNotFake']> = [
-  'hrtime',
-  'nextTick',
-  'performance',
-  'queueMicrotask',
-  'requestAnimationFrame',
-  'cancelAnimationFrame',
-  'requestIdleCallback',
-  'cancelIdleCallback',
-  'setImmediate',
-  'clearImmediate',
-  'setInterval',
-  'clearInterval',
-  'setTimeout',
-  'clearTimeout',
-];
 
 afterEach(() => jest.useRealTimers());
 
@@ -240,7 +223,7 @@ describe('POST /enqueue (functions/enqueue.ts against dynalite)', () => {
   it('follows a rotated token: a mismatch rereads the secret, at most once a minute', async () => {
     const rotated = 'N3wT0kenAfterRotation0123456789ab';
     // Earlier tests presented bad tokens (and spent the refresh allowance): move the clock past that minute.
-    jest.useFakeTimers({ now: Date.now() + 120_000, doNotFake: NOT_DATE });
+    fakeDateOnly(Date.now() + 120_000);
     expect((await post(pair())).status).toBe(200); // caches TOKEN
     secretsManager.reset();
     secretsManager.on(GetSecretValueCommand).resolves({ SecretString: rotated });
