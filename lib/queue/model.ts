@@ -125,23 +125,26 @@ export interface ClaimRequest {
   force: boolean;
 }
 
-/** What a poll changes on its item. A terminal `state` removes it from the due index. */
-export interface AckUpdate {
-  state: QueueState;
-  nextPollAtMs?: number;
-  attempts: number;
-  pollCount: number;
-  successCount: number;
-  lastOutcome: string;
-  lastPolledAtMs: number;
-  lastCapturedAtMs?: number;
-  reason?: string;
-  endedAtMs?: number;
-  rowDigests?: string;
-  lastBadBody?: string;
-  rowsStored?: number;
-  eventsSeen?: number;
-}
+/**
+ * What a poll changes on its item (fields as on QueueItem; a poll always sets its outcome and time). A terminal
+ * `state` removes it from the due index.
+ */
+export type AckUpdate = Pick<
+  QueueItem,
+  | 'state'
+  | 'nextPollAtMs'
+  | 'attempts'
+  | 'pollCount'
+  | 'successCount'
+  | 'lastCapturedAtMs'
+  | 'reason'
+  | 'endedAtMs'
+  | 'rowDigests'
+  | 'lastBadBody'
+  | 'rowsStored'
+  | 'eventsSeen'
+> &
+  Required<Pick<QueueItem, 'lastOutcome' | 'lastPolledAtMs'>>;
 
 /**
  * What is wrong with an item read from the queue table, or undefined. Items are written through validation,

@@ -1,25 +1,11 @@
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { capturePk, rowByteSize } from '../capture/rows';
+import { capturePk, rowByteSize, rowByteSizeUpperBound } from '../capture/rows';
 import type { CaptureStore, StoredRow, WriteStats } from './capture-store';
 
 /** DynamoDB's item limit is 400 KB including attribute names; keep a margin for our own marker columns. */
 export const MAX_ITEM_BYTES = 400 * 1024 - 2048;
 const BATCH_SIZE = 25;
 export const TRUNCATION_MARKER = '…[truncated by lp-visit-capture]';
-
-/**
- * An upper bound of `rowByteSize`, cheap enough for every row: a UTF-16 code unit is at most 3 bytes of UTF-8
- * (a surrogate pair, 2 units, is 4), and a number takes at most 21 bytes. Almost every row is far below the
- * limit by this bound alone, and only the rare large one is measured exactly.
- */
-function rowByteSizeBound(row: StoredRow): number {
-  let units = 0;
-  for (const name in row) {
-    const v = row[name];
-    units += name.length + (typeof v === 'string' ? v.length : 7);
-  }
-  return units * 3;
-}
 
 /**
  * Makes a row fit in one item: the longest string columns (never keys) are cut, with a marker in the value
@@ -30,7 +16,8 @@ export function fitRow(
   keyColumns: ReadonlySet<string>,
   maxBytes = MAX_ITEM_BYTES,
 ): { row: StoredRow; truncated: boolean } {
-  if (rowByteSizeBound(row) <= maxBytes) return { row, truncated: false };
+  // Almost every row is far below the limit by the cheap bound alone; only a large one is measured exactly.
+  if (rowByteSizeUpperBound(row) <= maxBytes) return { row, truncated: false };
   let size = rowByteSize(row);
   if (size <= maxBytes) return { row, truncated: false };
   const fitted: StoredRow = Object.assign(Object.create(null) as StoredRow, row);

@@ -9,6 +9,7 @@ import {
   MALFORMED_EVENT_TYPE,
   outcomeKeys,
   padMs,
+  rowByteSizeUpperBound,
   utcDay,
   type CaptureRow,
 } from '../../lib/capture/rows';
@@ -372,6 +373,17 @@ describe('flattenVisitState on the spec example', () => {
         Object.assign(Object.create(null) as CaptureRow, { ab: 'héé', n: 12345, b: true, z: null }),
       ),
     ).toBe(2 + 5 + 1 + 4 + 1 + 1 + 1 + 1);
+  });
+
+  it('bounds item sizes from above cheaply (emoji, 3-byte characters and long numbers included)', () => {
+    const odd = Object.assign(Object.create(null) as CaptureRow, {
+      emoji: '😀😀',
+      euro: '€€€',
+      n: -1234567890.123456,
+      big: 1e300,
+    });
+    for (const row of [...rows, odd])
+      expect(rowByteSizeUpperBound(row)).toBeGreaterThanOrEqual(rowByteSize(row));
   });
 });
 
