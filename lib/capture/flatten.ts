@@ -44,7 +44,9 @@ import {
   sessionIndexKeys,
   sessionSk,
   type CaptureRow,
+  type RowLayout,
 } from './rows';
+import { ShapePlans, type PlanSpec } from './shape-plans';
 
 export { rowByteSize } from './rows';
 
@@ -76,10 +78,79 @@ export interface FlattenResult {
 export const RAW_ELEMENT_COLUMN = 'rawElement';
 
 const KNOWN = new Set<string>(KNOWN_EVENT_TYPES);
-const CHILD_ROWS = { objectArrays: 'children' } as const;
 const NOTHING_PROMOTED: PromotedValues = { values: new Map(), omit: [] };
 /** Arrays of an app session that become rows of their own rather than session columns. */
 const ROW_ARRAYS = ['pages', 'engagements', 'events'] as const;
+
+// Layouts of the rows built from shape plans: the key and bookkeeping columns, in the order of the `fixed`
+// values given with them below (and the order `newRow` uses for session rows: keys first, then ours).
+const PAGE_LAYOUT: RowLayout = {
+  keyColumns: ['pk', 'sk'],
+  ourColumns: ['rowType', 'accountId', 'visitorId', 'sid', 'appSessionId', 'pageId'],
+};
+const ENGAGEMENT_LAYOUT: RowLayout = {
+  keyColumns: ['pk', 'sk'],
+  ourColumns: ['rowType', 'accountId', 'visitorId', 'sid', 'appSessionId', 'engagementId', 'pageId'],
+};
+const EVENT_COLUMNS: RowLayout['ourColumns'] = [
+  'rowType',
+  'accountId',
+  'visitorId',
+  'sid',
+  'appSessionId',
+  'eventType',
+  'serverTimeStamp',
+  'pageId',
+  'eventKey',
+  'occurrence',
+];
+/** An event whose serverTimeStamp dates it: listed in byEventType (gsi2). */
+const DATED_EVENT_LAYOUT: RowLayout = {
+  keyColumns: ['pk', 'sk', 'gsi2pk', 'gsi2sk'],
+  ourColumns: EVENT_COLUMNS,
+};
+const UNDATED_EVENT_LAYOUT: RowLayout = { keyColumns: ['pk', 'sk'], ourColumns: EVENT_COLUMNS };
+const EVENT_ITEM_LAYOUT: RowLayout = {
+  keyColumns: ['pk', 'sk'],
+  ourColumns: [
+    'rowType',
+    'accountId',
+    'visitorId',
+    'sid',
+    'appSessionId',
+    'eventType',
+    'serverTimeStamp',
+    'pageId',
+    'parentSk',
+    'childPath',
+    'childIndex',
+  ],
+};
+const NO_SPEC: PlanSpec = { omit: [] };
+
+/**
+ * Shape plans of each kind of row (see shape-plans.ts): kept per container, since the same shapes come back
+ * in every answer. Bounded; they never change a row, only how fast it is made.
+ */
+export interface FlattenPlans {
+  readonly page: ShapePlans;
+  readonly engagement: ShapePlans;
+  readonly event: ShapePlans;
+  readonly malformedEvent: ShapePlans;
+  readonly eventItem: ShapePlans;
+}
+
+export function newFlattenPlans(): FlattenPlans {
+  return {
+    page: new ShapePlans('json'),
+    engagement: new ShapePlans('json'),
+    event: new ShapePlans('children'),
+    malformedEvent: new ShapePlans('children'),
+    eventItem: new ShapePlans('json'),
+  };
+}
+
+const sharedPlans = newFlattenPlans();
 
 function asObject(value: Json | undefined): JsonObject {
   if (isJsonObject(value)) return value;
@@ -114,7 +185,8 @@ function parseEvent(element: Json | undefined): ParsedEvent {
   return { malformed: true, eventType: MALFORMED_EVENT_TYPE, body: asObject(element), hashed };
 }
 
-export function flattenVisitState(input: FlattenInput): FlattenResult {
+/** `plans`: the shape plans to use and fill (default: the module's own, shared by every call). */
+export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sharedPlans): FlattenResult {
   const { accountId, visitorId, sid } = input;
   // Ids become key parts unencoded: validating them here keeps '#' (the key separator) out.
   assertValidId('accountId', accountId);
@@ -181,14 +253,10 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       const page = asObject(rawPage);
       const p = applyPromotions(page, PROMOTIONS.page);
       const pageId = stringOrNull(p.values.get('pageId'));
-      const pagePlan = flattenSources([{ value: page, omit: p.omit }]);
-      rows.push(
-        newRow(
-          { pk, sk: uniqueSk(pageSk(appSessionId, pageId, page.startTime)) },
-          { rowType: ROW_TYPES.page, accountId, visitorId, sid, appSessionId, pageId },
-          pagePlan.columns,
-        ),
-      );
+      const flat = plans.page.flatten(page, { omit: p.omit });
+      const sk = uniqueSk(pageSk(appSessionId, pageId, page.startTime));
+      const fixed = [pk, sk, ROW_TYPES.page, accountId, visitorId, sid, appSessionId, pageId];
+      rows.push(flat.plan.template(PAGE_LAYOUT).build(fixed, flat.values));
       counts.page += 1;
     }
 
@@ -198,22 +266,21 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       const engagementId = stringOrNull(e.values.get('engagementId'));
       // impressionAccepted (an array of objects) stays a JSON column: engagements are few and small, and a
       // child-row kind of their own would buy little over json_extract.
-      const engPlan = flattenSources([{ value: engagement, rootName: 'engagement', omit: e.omit }]);
-      rows.push(
-        newRow(
-          { pk, sk: uniqueSk(engagementSk(appSessionId, engagementId)) },
-          {
-            rowType: ROW_TYPES.engagement,
-            accountId,
-            visitorId,
-            sid,
-            appSessionId,
-            engagementId,
-            pageId: stringOrNull(e.values.get('pageId')),
-          },
-          engPlan.columns,
-        ),
-      );
+      const flat = plans.engagement.flatten(engagement, { rootName: 'engagement', omit: e.omit });
+      const sk = uniqueSk(engagementSk(appSessionId, engagementId));
+      const pageId = stringOrNull(e.values.get('pageId'));
+      const fixed = [
+        pk,
+        sk,
+        ROW_TYPES.engagement,
+        accountId,
+        visitorId,
+        sid,
+        appSessionId,
+        engagementId,
+        pageId,
+      ];
+      rows.push(flat.plan.template(ENGAGEMENT_LAYOUT).build(fixed, flat.values));
       counts.engagement += 1;
     }
 
@@ -230,16 +297,41 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
       const occurrence = occurrences.get(base) ?? 0;
       occurrences.set(base, occurrence + 1);
       const sk = eventSk(base, occurrence);
-      const evPlan = flattenSources(
-        [parsed.malformed ? { value: body } : { value: body, omit: ev.omit, rootName: eventType }],
-        CHILD_ROWS,
-      );
+      // A malformed element has no type to be reached under: its own family of plans.
+      const flat = parsed.malformed
+        ? plans.malformedEvent.flatten(body, NO_SPEC)
+        : plans.event.flatten(body, { omit: ev.omit, rootName: eventType });
       const eventKeys = eventIndexKeys(accountId, sid, eventType, serverTimeStamp, sk);
+      const ours = [
+        ROW_TYPES.event,
+        accountId,
+        visitorId,
+        sid,
+        appSessionId,
+        eventType,
+        serverTimeStamp,
+        pageId,
+        payloadHash,
+        occurrence,
+      ];
       rows.push(
-        newRow(
-          { pk, sk, gsi2pk: eventKeys?.gsi2pk, gsi2sk: eventKeys?.gsi2sk },
-          {
-            rowType: ROW_TYPES.event,
+        eventKeys === undefined
+          ? flat.plan.template(UNDATED_EVENT_LAYOUT).build([pk, sk, ...ours], flat.values)
+          : flat.plan
+              .template(DATED_EVENT_LAYOUT)
+              .build([pk, sk, eventKeys.gsi2pk, eventKeys.gsi2sk, ...ours], flat.values),
+      );
+      counts.event += 1;
+      eventsByType[eventType] = (eventsByType[eventType] ?? 0) + 1;
+      if (!parsed.malformed && !KNOWN.has(eventType)) unknown.add(eventType);
+
+      for (const child of flat.childArrays) {
+        for (let childIndex = 0; childIndex < child.items.length; childIndex += 1) {
+          const item = plans.eventItem.flatten(child.items[childIndex] as JsonObject, NO_SPEC);
+          const fixed = [
+            pk,
+            eventItemSk(sk, child.name, childIndex),
+            ROW_TYPES.eventItem,
             accountId,
             visitorId,
             sid,
@@ -247,38 +339,11 @@ export function flattenVisitState(input: FlattenInput): FlattenResult {
             eventType,
             serverTimeStamp,
             pageId,
-            eventKey: payloadHash,
-            occurrence,
-          },
-          evPlan.columns,
-        ),
-      );
-      counts.event += 1;
-      eventsByType[eventType] = (eventsByType[eventType] ?? 0) + 1;
-      if (!parsed.malformed && !KNOWN.has(eventType)) unknown.add(eventType);
-
-      for (const child of evPlan.childArrays) {
-        for (let childIndex = 0; childIndex < child.items.length; childIndex += 1) {
-          const itemPlan = flattenSources([{ value: child.items[childIndex] as JsonObject }]);
-          rows.push(
-            newRow(
-              { pk, sk: eventItemSk(sk, child.name, childIndex) },
-              {
-                rowType: ROW_TYPES.eventItem,
-                accountId,
-                visitorId,
-                sid,
-                appSessionId,
-                eventType,
-                serverTimeStamp,
-                pageId,
-                parentSk: sk,
-                childPath: child.name,
-                childIndex,
-              },
-              itemPlan.columns,
-            ),
-          );
+            sk,
+            child.name,
+            childIndex,
+          ];
+          rows.push(item.plan.template(EVENT_ITEM_LAYOUT).build(fixed, item.values));
           counts.eventItem += 1;
         }
       }

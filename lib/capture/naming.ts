@@ -399,7 +399,7 @@ function hasOwnKeys(obj: JsonObject): boolean {
   return false;
 }
 
-function scalarValue(v: string | number | boolean | null): Scalar {
+export function scalarValue(v: Scalar): Scalar {
   // Non-finite numbers cannot come from JSON; keep them as text rather than turning them into null.
   return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
 }

@@ -658,6 +658,19 @@ describe('key helpers', () => {
     expect(utcDay(0)).toBe('1970-01-01');
     expect(() => utcDay(-1)).toThrow(RangeError);
     expect(() => utcDay(1.5)).toThrow(RangeError);
+    // Around midnight, in any order (utcDay remembers the last day it formatted).
+    const midnight = Date.UTC(2026, 0, 6);
+    for (const [ms, day] of [
+      [midnight, '2026-01-06'],
+      [midnight - 1, '2026-01-05'],
+      [midnight + 86_399_999, '2026-01-06'],
+      [midnight + 86_400_000, '2026-01-07'],
+      [midnight - 1, '2026-01-05'],
+      [9_999_999_999_999, '2286-11-20'],
+    ] as const) {
+      expect(utcDay(ms)).toBe(day);
+      expect(utcDay(ms)).toBe(new Date(ms).toISOString().slice(0, 10));
+    }
     expect(padMs(0)).toBe('0000000000000');
     expect(padMs(TS)).toBe('1475675316326');
     expect(padMs(undefined)).toBe('%none');

@@ -1,0 +1,297 @@
+/**
+ * Shape plans: the naming rule's answer for one SHAPE of object, worked out once and reused.
+ *
+ * Flattening an object costs mostly the naming rule (names built from paths, collisions resolved, columns
+ * sorted) and the building of its row. Both depend only on the object's shape (its keys in their order, their
+ * nesting, the JSON kind of every value), never on its values; and the pages, events and items of an answer,
+ * and of one site's sessions, come in few shapes (the 51 pages of a six-hour simulator session share one). A
+ * plan records for one shape which value feeds which column (columns in name order), which arrays become child
+ * rows, and, per row layout, a template row that rows are cloned from (see `rowTemplate` in rows.ts).
+ *
+ * A plan is made by `flattenSources` itself (the one naming rule, naming.ts) from the first object of a shape,
+ * so a planned object gets exactly the columns that rule gives it. A plan is reused only for an object whose
+ * keys, order, nesting and value kinds are all the same, and only for the same `rootName` and omit paths.
+ * test/unit/capture-shape-plans.test.ts holds cached plans to fresh flattening on generated objects.
+ *
+ * Objects too deep or too large to plan (past MAX_PLAN_DEPTH / MAX_PLAN_TOKENS) are flattened with a plan made
+ * for them alone and not kept: the same columns, without the cache.
+ */
+import type { Json, JsonObject } from '../liveperson/types';
+import { canonicalJson, isJsonObject } from './canonical';
+import { flattenSources, scalarValue, valueAtPath, type Scalar } from './naming';
+import { rowTemplate, type RowLayout, type RowTemplate } from './rows';
+
+/** Nesting (below the object) up to which a shape is described; deeper objects get an uncached plan. */
+export const MAX_PLAN_DEPTH = 24;
+/** Size of a shape's description (3 tokens per key) beyond which it is not kept: large objects are rare. */
+export const MAX_PLAN_TOKENS = 3_000;
+/** Shapes kept per family (one family: one kind of row and one rootName, e.g. the `cartStatus` events). */
+export const PLANS_PER_FAMILY = 8;
+/** Families kept; event types are data, so their number is bounded here (the cache is emptied when full). */
+export const MAX_FAMILIES = 256;
+
+// The JSON kind of a value, as far as the naming rule cares (it decides names, promotions and encodings).
+const KIND_UNDEFINED = 0;
+const KIND_NULL = 1;
+const KIND_STRING = 2;
+const KIND_NUMBER = 3;
+const KIND_NON_FINITE = 4;
+const KIND_BOOLEAN = 5;
+const KIND_EMPTY_OBJECT = 6;
+const KIND_OBJECT = 7;
+const KIND_ARRAY = 8;
+/** A non-empty array of objects only: child rows where the rule asks for them (rule 7). */
+const KIND_OBJECT_ARRAY = 9;
+
+function kindOf(value: Json | undefined): number {
+  switch (typeof value) {
+    case 'string':
+      return KIND_STRING;
+    case 'number':
+      return Number.isFinite(value) ? KIND_NUMBER : KIND_NON_FINITE;
+    case 'boolean':
+      return KIND_BOOLEAN;
+    case 'undefined':
+      return KIND_UNDEFINED;
+    default:
+      if (value === null) return KIND_NULL;
+      if (Array.isArray(value)) {
+        return value.length > 0 && value.every(isJsonObject) ? KIND_OBJECT_ARRAY : KIND_ARRAY;
+      }
+      for (const key in value) if (Object.hasOwn(value, key)) return KIND_OBJECT;
+      return KIND_EMPTY_OBJECT;
+  }
+}
+
+/** What is flattened: the object, the key it was reached under (rule 2) and the paths left out (rule 3). */
+export interface PlanSpec {
+  readonly rootName?: string;
+  /** Omitted paths. A plan is reused only with the very same path arrays (the PROMOTIONS constants). */
+  readonly omit: readonly (readonly string[])[];
+}
+
+interface PlannedColumn {
+  readonly name: string;
+  /** Index of the column's value among the object's values (see `Flattened.values`). */
+  readonly node: number;
+  /** Canonical JSON of an array or object (rule 6) rather than a scalar. */
+  readonly json: boolean;
+}
+
+interface PlannedChildArray {
+  readonly name: string;
+  readonly node: number;
+}
+
+/** The naming rule's answer for one shape. */
+export class ShapePlan {
+  /** Payload column names, in name order (the order of `Flattened.values`). */
+  readonly columnNames: readonly string[];
+  private readonly templates = new Map<RowLayout, RowTemplate>();
+
+  constructor(
+    /**
+     * The shape: per object, its key count, then per key the key and its kind (objects nested in place).
+     * Empty for a plan made for one object alone (never cached).
+     */
+    readonly tokens: readonly (string | number)[],
+    readonly omit: readonly (readonly string[])[],
+    readonly columns: readonly PlannedColumn[],
+    readonly childArrays: readonly PlannedChildArray[],
+  ) {
+    this.columnNames = columns.map((c) => c.name);
+  }
+
+  /** The template rows of this shape are cloned from, for one layout of key and bookkeeping columns. */
+  template(layout: RowLayout): RowTemplate {
+    let template = this.templates.get(layout);
+    if (template === undefined) {
+      template = rowTemplate(layout, this.columnNames);
+      this.templates.set(layout, template);
+    }
+    return template;
+  }
+}
+
+/** One object flattened through a plan. */
+export interface Flattened {
+  readonly plan: ShapePlan;
+  /** Payload column values, in the order of `plan.columnNames`. */
+  readonly values: Scalar[];
+  /** Arrays that become child rows (only with `objectArrays: 'children'`), in name order. */
+  readonly childArrays: readonly { readonly name: string; readonly items: readonly JsonObject[] }[];
+}
+
+/**
+ * Plans of one kind of row (page, engagement, event, event item), by rootName. Bounded (PLANS_PER_FAMILY,
+ * MAX_FAMILIES): memory stays small whatever the answers hold. Not shared between kinds: their options differ.
+ */
+export class ShapePlans {
+  private readonly families = new Map<string, ShapePlan[]>();
+  private hitCount = 0;
+  private missCount = 0;
+
+  constructor(private readonly objectArrays: 'json' | 'children') {}
+
+  /** Flattens `value` by the naming rule, through a cached plan when its shape was seen before. */
+  flatten(value: JsonObject, spec: PlanSpec): Flattened {
+    const family = spec.rootName ?? '';
+    const plans = this.families.get(family);
+    if (plans !== undefined) {
+      for (const plan of plans) {
+        if (!sameOmit(plan.omit, spec.omit)) continue;
+        const nodes: (Json | undefined)[] = [];
+        if (matchShape(value, plan.tokens, 0, nodes) === plan.tokens.length) {
+          this.hitCount += 1;
+          return flattenedBy(plan, nodes);
+        }
+      }
+    }
+    this.missCount += 1;
+    const described = describeShape(value);
+    if (described === undefined) return flattenOnce(value, spec, this.objectArrays);
+    const plan = makePlan(value, spec, this.objectArrays, described);
+    if (plans === undefined) {
+      if (this.families.size >= MAX_FAMILIES) this.families.clear();
+      this.families.set(family, [plan]);
+    } else {
+      plans.unshift(plan);
+      if (plans.length > PLANS_PER_FAMILY) plans.pop();
+    }
+    return flattenedBy(plan, described.nodes);
+  }
+
+  /** Objects flattened through a plan seen before, and the others (for tests and the bench). */
+  get stats(): { hits: number; misses: number } {
+    return { hits: this.hitCount, misses: this.missCount };
+  }
+}
+
+function sameOmit(a: readonly (readonly string[])[], b: readonly (readonly string[])[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Walks `obj` along `tokens` from `at`, pushing every value met (in key order, depth first) onto `nodes`.
+ * Returns the index after the object's tokens, or -1 at the first difference. Recursion goes only as deep as
+ * the plan's shape (at most MAX_PLAN_DEPTH).
+ */
+function matchShape(
+  obj: JsonObject,
+  tokens: readonly (string | number)[],
+  at: number,
+  nodes: (Json | undefined)[],
+): number {
+  const keys = Object.keys(obj);
+  if (keys.length !== tokens[at]) return -1;
+  let i = at + 1;
+  for (const key of keys) {
+    if (key !== tokens[i]) return -1;
+    const value = obj[key];
+    const kind = kindOf(value);
+    if (kind !== tokens[i + 1]) return -1;
+    i += 2;
+    nodes.push(value);
+    if (kind === KIND_OBJECT) {
+      i = matchShape(value as JsonObject, tokens, i, nodes);
+      if (i < 0) return -1;
+    }
+  }
+  return i;
+}
+
+interface Described {
+  readonly tokens: (string | number)[];
+  readonly nodes: (Json | undefined)[];
+  /** JSON of each value's key path → its index in `nodes`. */
+  readonly nodeOfPath: Map<string, number>;
+}
+
+/** The shape of `value` (as `matchShape` reads it), or undefined when it is too deep or too large to keep. */
+function describeShape(value: JsonObject): Described | undefined {
+  const described: Described = { tokens: [], nodes: [], nodeOfPath: new Map() };
+  return describeObject(value, [], described) ? described : undefined;
+}
+
+function describeObject(obj: JsonObject, path: readonly string[], into: Described): boolean {
+  const keys = Object.keys(obj);
+  into.tokens.push(keys.length);
+  for (const key of keys) {
+    const value = obj[key];
+    const kind = kindOf(value);
+    const keyPath = [...path, key];
+    into.tokens.push(key, kind);
+    into.nodeOfPath.set(JSON.stringify(keyPath), into.nodes.length);
+    into.nodes.push(value);
+    if (into.tokens.length > MAX_PLAN_TOKENS) return false;
+    if (kind === KIND_OBJECT) {
+      if (keyPath.length >= MAX_PLAN_DEPTH) return false;
+      if (!describeObject(value as JsonObject, keyPath, into)) return false;
+    }
+  }
+  return true;
+}
+
+/** A plan from the naming rule's own flattening of `value`; `nodeOf` finds a column's value by its path. */
+function planFrom(
+  value: JsonObject,
+  spec: PlanSpec,
+  objectArrays: 'json' | 'children',
+  tokens: (string | number)[],
+  nodeOf: (sourcePath: readonly string[]) => number,
+): ShapePlan {
+  const flat = flattenSources(
+    [{ value, omit: spec.omit, ...(spec.rootName !== undefined ? { rootName: spec.rootName } : {}) }],
+    { objectArrays },
+  );
+  return new ShapePlan(
+    tokens,
+    spec.omit,
+    flat.columns.map((c) => ({ name: c.name, node: nodeOf(c.sourcePath), json: c.encoding === 'json' })),
+    flat.childArrays.map((c) => ({ name: c.name, node: nodeOf(c.sourcePath) })),
+  );
+}
+
+function makePlan(
+  value: JsonObject,
+  spec: PlanSpec,
+  objectArrays: 'json' | 'children',
+  described: Described,
+): ShapePlan {
+  return planFrom(value, spec, objectArrays, described.tokens, (sourcePath) => {
+    const node = described.nodeOfPath.get(JSON.stringify(sourcePath));
+    // Every column comes from a value reached by a key path, and the description holds them all.
+    if (node === undefined) throw new Error(`shape plan: no value at ${JSON.stringify(sourcePath)}`);
+    return node;
+  });
+}
+
+/** An object too deep or large to keep a plan for: planned for itself alone, its values read by path. */
+function flattenOnce(value: JsonObject, spec: PlanSpec, objectArrays: 'json' | 'children'): Flattened {
+  const nodes: (Json | undefined)[] = [];
+  const plan = planFrom(value, spec, objectArrays, [], (sourcePath) => {
+    nodes.push(valueAtPath(value, sourcePath));
+    return nodes.length - 1;
+  });
+  return flattenedBy(plan, nodes);
+}
+
+/** The column values and child arrays of an object of the plan's shape, from its values in walk order. */
+function flattenedBy(plan: ShapePlan, nodes: readonly (Json | undefined)[]): Flattened {
+  const columns = plan.columns;
+  const values = new Array<Scalar>(columns.length);
+  for (let i = 0; i < columns.length; i += 1) {
+    const column = columns[i] as PlannedColumn;
+    const node = nodes[column.node] as Json;
+    values[i] = column.json ? canonicalJson(node) : scalarValue(node as Scalar);
+  }
+  const childArrays =
+    plan.childArrays.length === 0
+      ? NO_CHILD_ARRAYS
+      : plan.childArrays.map((c) => ({ name: c.name, items: nodes[c.node] as JsonObject[] }));
+  return { plan, values, childArrays };
+}
+
+const NO_CHILD_ARRAYS: Flattened['childArrays'] = Object.freeze([]);
