@@ -40,13 +40,14 @@ import {
   newRow,
   pageSk,
   payloadHashOf,
+  payloadHashOfCanonical,
   ROW_TYPES,
   sessionIndexKeys,
   sessionSk,
   type CaptureRow,
   type RowLayout,
 } from './rows';
-import { ShapePlans, type PlanSpec } from './shape-plans';
+import { canonicalJsonOf, ShapePlans, type PlanSpec } from './shape-plans';
 
 export { rowByteSize } from './rows';
 
@@ -144,7 +145,7 @@ export function newFlattenPlans(): FlattenPlans {
   return {
     page: new ShapePlans('json'),
     engagement: new ShapePlans('json'),
-    event: new ShapePlans('children'),
+    event: new ShapePlans('children', { canonical: true }),
     malformedEvent: new ShapePlans('children'),
     eventItem: new ShapePlans('json'),
   };
@@ -292,15 +293,17 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         : applyPromotions(body, PROMOTIONS.event);
       const serverTimeStamp = (ev.values.get('serverTimeStamp') as number | undefined) ?? null;
       const pageId = stringOrNull(ev.values.get('pageId'));
-      const payloadHash = payloadHashOf(parsed.malformed ? parsed.hashed : body);
-      const base = eventSkBase(eventType, serverTimeStamp, payloadHash);
-      const occurrence = occurrences.get(base) ?? 0;
-      occurrences.set(base, occurrence + 1);
-      const sk = eventSk(base, occurrence);
       // A malformed element has no type to be reached under: its own family of plans.
       const flat = parsed.malformed
         ? plans.malformedEvent.flatten(body, NO_SPEC)
         : plans.event.flatten(body, { omit: ev.omit, rootName: eventType });
+      const payloadHash = parsed.malformed
+        ? payloadHashOf(parsed.hashed)
+        : payloadHashOfCanonical(canonicalJsonOf(flat));
+      const base = eventSkBase(eventType, serverTimeStamp, payloadHash);
+      const occurrence = occurrences.get(base) ?? 0;
+      occurrences.set(base, occurrence + 1);
+      const sk = eventSk(base, occurrence);
       const eventKeys = eventIndexKeys(accountId, sid, eventType, serverTimeStamp, sk);
       const ours = [
         ROW_TYPES.event,

@@ -160,7 +160,12 @@ export function eventItemSk(parentSk: string, childPath: string, childIndex: num
 
 /** Hash of an event body (or of a malformed element): 16 hex of sha256 over its canonical JSON. */
 export function payloadHashOf(body: Parameters<typeof canonicalJson>[0]): string {
-  return shortHash(canonicalJson(body));
+  return payloadHashOfCanonical(canonicalJson(body));
+}
+
+/** `payloadHashOf` for a body whose canonical JSON is already written. */
+export function payloadHashOfCanonical(canonical: string): string {
+  return shortHash(canonical);
 }
 
 export interface SessionIndexKeys {

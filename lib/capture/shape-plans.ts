@@ -17,7 +17,7 @@
  * for them alone and not kept: the same columns, without the cache.
  */
 import type { Json, JsonObject } from '../liveperson/types';
-import { canonicalJson, isJsonObject } from './canonical';
+import { canonicalJson, isJsonObject, scalarJson } from './canonical';
 import { flattenSources, scalarValue, valueAtPath, type Scalar } from './naming';
 import { rowTemplate, type RowLayout, type RowTemplate } from './rows';
 
@@ -98,6 +98,8 @@ export class ShapePlan {
     readonly omit: readonly (readonly string[])[],
     readonly columns: readonly PlannedColumn[],
     readonly childArrays: readonly PlannedChildArray[],
+    /** How to write the canonical JSON of an object of this shape, when the plans were asked to know. */
+    readonly canonical: CanonicalProgram | undefined,
   ) {
     this.columnNames = columns.map((c) => c.name);
   }
@@ -116,6 +118,9 @@ export class ShapePlan {
 /** One object flattened through a plan. */
 export interface Flattened {
   readonly plan: ShapePlan;
+  readonly value: JsonObject;
+  /** The object's values in walk order (what the plan's indexes point into). */
+  readonly nodes: readonly (Json | undefined)[];
   /** Payload column values, in the order of `plan.columnNames`. */
   readonly values: Scalar[];
   /** Arrays that become child rows (only with `objectArrays: 'children'`), in name order. */
@@ -131,7 +136,14 @@ export class ShapePlans {
   private hitCount = 0;
   private missCount = 0;
 
-  constructor(private readonly objectArrays: 'json' | 'children') {}
+  /**
+   * `objectArrays` as in naming.ts. `canonical`: the plans also know how to write an object's canonical JSON
+   * (for the event hash, see `canonicalJsonOf`).
+   */
+  constructor(
+    private readonly objectArrays: 'json' | 'children',
+    private readonly options: { readonly canonical?: boolean } = {},
+  ) {}
 
   /** Flattens `value` by the naming rule, through a cached plan when its shape was seen before. */
   flatten(value: JsonObject, spec: PlanSpec): Flattened {
@@ -143,14 +155,14 @@ export class ShapePlans {
         const nodes: (Json | undefined)[] = [];
         if (matchShape(value, plan.tokens, 0, nodes) === plan.tokens.length) {
           this.hitCount += 1;
-          return flattenedBy(plan, nodes);
+          return flattenedBy(plan, value, nodes);
         }
       }
     }
     this.missCount += 1;
     const described = describeShape(value);
     if (described === undefined) return flattenOnce(value, spec, this.objectArrays);
-    const plan = makePlan(value, spec, this.objectArrays, described);
+    const plan = makePlan(value, spec, this.objectArrays, described, this.options.canonical === true);
     if (plans === undefined) {
       if (this.families.size >= MAX_FAMILIES) this.families.clear();
       this.families.set(family, [plan]);
@@ -158,7 +170,7 @@ export class ShapePlans {
       plans.unshift(plan);
       if (plans.length > PLANS_PER_FAMILY) plans.pop();
     }
-    return flattenedBy(plan, described.nodes);
+    return flattenedBy(plan, value, described.nodes);
   }
 
   /** Objects flattened through a plan seen before, and the others (for tests and the bench). */
@@ -241,6 +253,7 @@ function planFrom(
   objectArrays: 'json' | 'children',
   tokens: (string | number)[],
   nodeOf: (sourcePath: readonly string[]) => number,
+  canonical?: (nodeOfPath: (path: readonly string[]) => number) => CanonicalProgram,
 ): ShapePlan {
   const flat = flattenSources(
     [{ value, omit: spec.omit, ...(spec.rootName !== undefined ? { rootName: spec.rootName } : {}) }],
@@ -251,6 +264,7 @@ function planFrom(
     spec.omit,
     flat.columns.map((c) => ({ name: c.name, node: nodeOf(c.sourcePath), json: c.encoding === 'json' })),
     flat.childArrays.map((c) => ({ name: c.name, node: nodeOf(c.sourcePath) })),
+    canonical?.(nodeOf),
   );
 }
 
@@ -259,13 +273,21 @@ function makePlan(
   spec: PlanSpec,
   objectArrays: 'json' | 'children',
   described: Described,
+  canonical: boolean,
 ): ShapePlan {
-  return planFrom(value, spec, objectArrays, described.tokens, (sourcePath) => {
-    const node = described.nodeOfPath.get(JSON.stringify(sourcePath));
-    // Every column comes from a value reached by a key path, and the description holds them all.
-    if (node === undefined) throw new Error(`shape plan: no value at ${JSON.stringify(sourcePath)}`);
-    return node;
-  });
+  return planFrom(
+    value,
+    spec,
+    objectArrays,
+    described.tokens,
+    (sourcePath) => {
+      const node = described.nodeOfPath.get(JSON.stringify(sourcePath));
+      // Every column comes from a value reached by a key path, and the description holds them all.
+      if (node === undefined) throw new Error(`shape plan: no value at ${JSON.stringify(sourcePath)}`);
+      return node;
+    },
+    canonical ? (nodeOf) => canonicalProgram(value, nodeOf) : undefined,
+  );
 }
 
 /** An object too deep or large to keep a plan for: planned for itself alone, its values read by path. */
@@ -275,11 +297,11 @@ function flattenOnce(value: JsonObject, spec: PlanSpec, objectArrays: 'json' | '
     nodes.push(valueAtPath(value, sourcePath));
     return nodes.length - 1;
   });
-  return flattenedBy(plan, nodes);
+  return flattenedBy(plan, value, nodes);
 }
 
 /** The column values and child arrays of an object of the plan's shape, from its values in walk order. */
-function flattenedBy(plan: ShapePlan, nodes: readonly (Json | undefined)[]): Flattened {
+function flattenedBy(plan: ShapePlan, value: JsonObject, nodes: readonly (Json | undefined)[]): Flattened {
   const columns = plan.columns;
   const values = new Array<Scalar>(columns.length);
   for (let i = 0; i < columns.length; i += 1) {
@@ -291,7 +313,64 @@ function flattenedBy(plan: ShapePlan, nodes: readonly (Json | undefined)[]): Fla
     plan.childArrays.length === 0
       ? NO_CHILD_ARRAYS
       : plan.childArrays.map((c) => ({ name: c.name, items: nodes[c.node] as JsonObject[] }));
-  return { plan, values, childArrays };
+  return { plan, value, nodes, values, childArrays };
+}
+
+/**
+ * Canonical JSON of an object's shape, as text between the values that change: `literals[0]`, value of
+ * `nodes[0]`, `literals[1]`, ... Keys, braces, commas, nulls and empty objects are all fixed by the shape.
+ */
+interface CanonicalProgram {
+  readonly literals: readonly string[];
+  readonly nodes: readonly number[];
+}
+
+/** The program that writes `canonicalJson` of any object of `value`'s shape (same keys sorted, same skips). */
+function canonicalProgram(value: JsonObject, nodeOf: (path: readonly string[]) => number): CanonicalProgram {
+  const literals: string[] = [];
+  const nodes: number[] = [];
+  let text = '';
+  const write = (obj: JsonObject, path: readonly string[]): void => {
+    text += '{';
+    let first = true;
+    for (const key of Object.keys(obj).sort()) {
+      const member = obj[key];
+      if (member === undefined) continue;
+      text += `${first ? '' : ','}${scalarJson(key)}:`;
+      first = false;
+      const keyPath = [...path, key];
+      if (member === null) {
+        text += 'null';
+      } else if (isJsonObject(member)) {
+        // The shape was described to its end (MAX_PLAN_DEPTH), so this recursion is bounded.
+        write(member, keyPath);
+      } else {
+        literals.push(text);
+        text = '';
+        nodes.push(nodeOf(keyPath));
+      }
+    }
+    text += '}';
+  };
+  write(value, []);
+  literals.push(text);
+  return { literals, nodes };
+}
+
+/**
+ * `canonicalJson(flat.value)`, written by the plan when it knows how (plans made with `canonical: true`):
+ * only the values are encoded, the rest is copied from the program.
+ */
+export function canonicalJsonOf(flat: Flattened): string {
+  const program = flat.plan.canonical;
+  if (program === undefined) return canonicalJson(flat.value);
+  const { literals, nodes: slots } = program;
+  let out = literals[0] as string;
+  for (let i = 0; i < slots.length; i += 1) {
+    const v = flat.nodes[slots[i] as number] as Json;
+    out += (typeof v === 'object' ? canonicalJson(v) : scalarJson(v)) + (literals[i + 1] as string);
+  }
+  return out;
 }
 
 const NO_CHILD_ARRAYS: Flattened['childArrays'] = Object.freeze([]);
