@@ -32,7 +32,7 @@
  *       {'':1}                      → _empty = 1
  *       {sid:'x', rowType:'y'}      → payload_sid = 'x', payload_rowType = 'y'
  *       {SID:'x'}                   → payload_SID = 'x'          (Glue/Athena fold case)
- *       {__proto__:{polluted:true}} → __proto___polluted = true   (rows are null-prototype; data, not a prototype)
+ *       {__proto__:{polluted:true}} → __proto___polluted = true   (rows inherit nothing; data, not a prototype)
  *       {constructor:1}             → payload_constructor = 1
  *  5. Collisions: names are compared case-insensitively (SQL engines fold case). Among leaves that want the same
  *     name, the winner is the first by (unaltered before altered, shorter original path, original path compared

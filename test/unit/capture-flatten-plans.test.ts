@@ -10,7 +10,7 @@ import {
   type FlattenInput,
   type FlattenResult,
 } from '../../lib/capture/flatten';
-import { rowTemplate } from '../../lib/capture/rows';
+import { ROW_PROTOTYPE, rowTemplate } from '../../lib/capture/rows';
 import { MAX_FAMILIES, MAX_PLAN_DEPTH, ShapePlans } from '../../lib/capture/shape-plans';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
 import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
@@ -220,10 +220,13 @@ describe('ShapePlans', () => {
 describe('rowTemplate', () => {
   const layout = { keyColumns: ['pk', 'sk'], ourColumns: ['rowType'] } as const;
 
-  it('builds null-prototype rows with the columns in layout, payload and schemaVersion order', () => {
+  it('builds rows that inherit nothing, columns in layout, payload and schemaVersion order', () => {
     const template = rowTemplate(layout, ['10', 'a', 'constructor_x']);
     const row = template.build(['P', 'S', 'page'], [1, 'two', null]);
-    expect(Object.getPrototypeOf(row)).toBeNull();
+    expect(Object.getPrototypeOf(row)).toBe(ROW_PROTOTYPE);
+    expect(Object.isFrozen(ROW_PROTOTYPE)).toBe(true);
+    expect(Object.getPrototypeOf(ROW_PROTOTYPE)).toBeNull();
+    expect(Reflect.ownKeys(ROW_PROTOTYPE)).toEqual([]);
     // Integer-like names come first in any JavaScript object, as they do in newRow's rows.
     expect(Object.entries(row)).toEqual([
       ['10', 1],
@@ -236,10 +239,11 @@ describe('rowTemplate', () => {
     ]);
   });
 
-  it('refuses a payload column that takes one of our names or would set the prototype', () => {
+  it('refuses a payload column that takes one of our names, or __proto__', () => {
     expect(() => rowTemplate(layout, ['sk'])).toThrow('clashes with ours');
     expect(() => rowTemplate(layout, ['schemaVersion'])).toThrow('clashes with ours');
     expect(() => rowTemplate(layout, ['__proto__'])).toThrow('__proto__');
+    expect(() => rowTemplate(layout, ['__proto__'])).toThrow('never made by the naming rule');
   });
 
   it('keeps names as data, never as code', () => {

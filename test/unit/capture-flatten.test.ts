@@ -11,6 +11,7 @@ import {
   padMs,
   rowByteSizeUpperBound,
   utcDay,
+  ROW_PROTOTYPE,
   type CaptureRow,
 } from '../../lib/capture/rows';
 import { InvalidIdError } from '../../lib/ids';
@@ -85,9 +86,10 @@ describe('flattenVisitState on the spec example', () => {
     expect(result.unknownEventTypes).toEqual([]);
   });
 
-  it('gives every row the mandatory columns, null-prototype, and unique keys', () => {
+  it('gives every row the mandatory columns, a prototype that gives nothing, and unique keys', () => {
     for (const row of rows) {
-      expect(Object.getPrototypeOf(row)).toBeNull();
+      expect(Object.getPrototypeOf(row)).toBe(ROW_PROTOTYPE);
+      expect('toString' in row || '__proto__' in row || 'constructor' in row).toBe(false);
       expect(row.pk).toBe(PK);
       expect(typeof row.sk).toBe('string');
       expect(row).toMatchObject({
