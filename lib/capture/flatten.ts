@@ -21,14 +21,7 @@
 import { KNOWN_EVENT_TYPES, type Json, type JsonObject, type VisitState } from '../liveperson/types';
 import { assertValidId } from '../ids';
 import { isJsonObject } from './canonical';
-import {
-  applyPromotions,
-  flattenSources,
-  nullProtoRecord,
-  PROMOTIONS,
-  type FlattenSource,
-  type PromotedValues,
-} from './naming';
+import { applyPromotions, nullProtoRecord, PROMOTIONS, type PromotedValues } from './naming';
 import {
   capturePk,
   engagementSk,
@@ -37,7 +30,6 @@ import {
   eventSk,
   eventSkBase,
   MALFORMED_EVENT_TYPE,
-  newRow,
   pageSk,
   payloadHashOf,
   payloadHashOfCanonical,
@@ -47,7 +39,7 @@ import {
   type CaptureRow,
   type RowLayout,
 } from './rows';
-import { canonicalJsonOf, ShapePlans, type PlanSpec } from './shape-plans';
+import { canonicalJsonOf, ShapePlans, type PlanSource, type PlanSpec } from './shape-plans';
 
 export { rowByteSize } from './rows';
 
@@ -83,8 +75,31 @@ const NOTHING_PROMOTED: PromotedValues = { values: new Map(), omit: [] };
 /** Arrays of an app session that become rows of their own rather than session columns. */
 const ROW_ARRAYS = ['pages', 'engagements', 'events'] as const;
 
+/** Paths left out of the session row's flattening (module constants: shape plans compare them by identity). */
+const VISIT_PREFIX = ['visit'] as const;
+const APP_SESSIONS = ['appSessions'] as const;
+const ROW_ARRAY_PATHS = { pages: ['pages'], engagements: ['engagements'], events: ['events'] } as const;
+
 // Layouts of the rows built from shape plans: the key and bookkeeping columns, in the order of the `fixed`
 // values given with them below (and the order `newRow` uses for session rows: keys first, then ours).
+const SESSION_COLUMNS: RowLayout['ourColumns'] = [
+  'rowType',
+  'accountId',
+  'visitorId',
+  'sid',
+  'appSessionId',
+  'visitId',
+  'ip',
+];
+/** A session whose start dates it: listed in byStartDay (gsi3) too. */
+const DATED_SESSION_LAYOUT: RowLayout = {
+  keyColumns: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk'],
+  ourColumns: SESSION_COLUMNS,
+};
+const UNDATED_SESSION_LAYOUT: RowLayout = {
+  keyColumns: ['pk', 'sk', 'gsi1pk', 'gsi1sk'],
+  ourColumns: SESSION_COLUMNS,
+};
 const PAGE_LAYOUT: RowLayout = {
   keyColumns: ['pk', 'sk'],
   ourColumns: ['rowType', 'accountId', 'visitorId', 'sid', 'appSessionId', 'pageId'],
@@ -134,6 +149,7 @@ const NO_SPEC: PlanSpec = { omit: [] };
  * in every answer. Bounded; they never change a row, only how fast it is made.
  */
 export interface FlattenPlans {
+  readonly session: ShapePlans;
   readonly page: ShapePlans;
   readonly engagement: ShapePlans;
   readonly event: ShapePlans;
@@ -143,6 +159,7 @@ export interface FlattenPlans {
 
 export function newFlattenPlans(): FlattenPlans {
   return {
+    session: new ShapePlans('json'),
     page: new ShapePlans('json'),
     engagement: new ShapePlans('json'),
     event: new ShapePlans('children', { canonical: true }),
@@ -213,11 +230,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
   };
 
   const visit = applyPromotions(state, PROMOTIONS.visit);
-  const visitSource: FlattenSource = {
-    value: state,
-    prefix: ['visit'],
-    omit: [...visit.omit, ['appSessions']],
-  };
+  const visitSource: PlanSource = { value: state, prefix: VISIT_PREFIX, omit: [...visit.omit, APP_SESSIONS] };
   const visitId = stringOrNull(visit.values.get('visitId'));
 
   for (const rawSession of state.appSessions) {
@@ -225,8 +238,8 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     const promoted = applyPromotions(session, PROMOTIONS.session);
     const appSessionId = stringOrNull(promoted.values.get('appSessionId'));
     const rowArrays = ROW_ARRAYS.filter((k) => Object.hasOwn(session, k) && Array.isArray(session[k]));
-    const plan = flattenSources([
-      { value: session, omit: [...promoted.omit, ...rowArrays.map((k) => [k])] },
+    const flat = plans.session.flattenTogether([
+      { value: session, omit: [...promoted.omit, ...rowArrays.map((k) => ROW_ARRAY_PATHS[k])] },
       visitSource,
     ]);
     const ipv4 = session.ipv4;
@@ -234,19 +247,15 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     const ip =
       typeof ipv4 === 'string' && ipv4 !== '' ? ipv4 : typeof lpv4 === 'string' && lpv4 !== '' ? lpv4 : null;
     const sessionKeys = sessionIndexKeys(accountId, visitorId, sid, session.startTime, appSessionId);
+    const sk = uniqueSk(sessionSk(appSessionId));
+    const ours = [ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip];
+    const { gsi1pk, gsi1sk, gsi3pk, gsi3sk } = sessionKeys;
     rows.push(
-      newRow(
-        {
-          pk,
-          sk: uniqueSk(sessionSk(appSessionId)),
-          gsi1pk: sessionKeys.gsi1pk,
-          gsi1sk: sessionKeys.gsi1sk,
-          gsi3pk: sessionKeys.gsi3pk,
-          gsi3sk: sessionKeys.gsi3sk,
-        },
-        { rowType: ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip },
-        plan.columns,
-      ),
+      gsi3pk === undefined || gsi3sk === undefined
+        ? flat.plan.template(UNDATED_SESSION_LAYOUT).build([pk, sk, gsi1pk, gsi1sk, ...ours], flat.values)
+        : flat.plan
+            .template(DATED_SESSION_LAYOUT)
+            .build([pk, sk, gsi1pk, gsi1sk, gsi3pk, gsi3sk, ...ours], flat.values),
     );
     counts.session += 1;
 

@@ -311,6 +311,8 @@ export interface FlattenOptions {
 
 export interface FlatColumn {
   readonly name: string;
+  /** Index of the source (in `flattenSources`' list) the value came from. */
+  readonly source: number;
   readonly value: Scalar;
   /** 'json' when the value is canonical JSON text of an array, object or depth remainder (rule 6). */
   readonly encoding: 'scalar' | 'json';
@@ -321,6 +323,7 @@ export interface FlatColumn {
 export interface FlatChildArray {
   /** The column name the array would have had: the child rows' childPath. */
   readonly name: string;
+  readonly source: number;
   readonly sourcePath: readonly string[];
   readonly items: readonly JsonObject[];
 }

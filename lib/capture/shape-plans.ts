@@ -63,11 +63,20 @@ function kindOf(value: Json | undefined): number {
   }
 }
 
-/** What is flattened: the object, the key it was reached under (rule 2) and the paths left out (rule 3). */
+/**
+ * How an object is flattened (as a FlattenSource of naming.ts): the key it was reached under (rule 2), the
+ * paths left out (rule 3) and a prefix. A plan is reused only with the very same omit and prefix ARRAYS
+ * (module constants such as the PROMOTIONS paths), and the same rootName.
+ */
 export interface PlanSpec {
-  readonly rootName?: string;
-  /** Omitted paths. A plan is reused only with the very same path arrays (the PROMOTIONS constants). */
+  readonly rootName?: string | undefined;
   readonly omit: readonly (readonly string[])[];
+  readonly prefix?: readonly string[] | undefined;
+}
+
+/** One of several objects flattened into one namespace (the session row: app session and visit). */
+export interface PlanSource extends PlanSpec {
+  readonly value: JsonObject;
 }
 
 interface PlannedColumn {
@@ -95,7 +104,7 @@ export class ShapePlan {
      * Empty for a plan made for one object alone (never cached).
      */
     readonly tokens: readonly (string | number)[],
-    readonly omit: readonly (readonly string[])[],
+    readonly specs: readonly PlanSpec[],
     readonly columns: readonly PlannedColumn[],
     readonly childArrays: readonly PlannedChildArray[],
     /** How to write the canonical JSON of an object of this shape, when the plans were asked to know. */
@@ -115,9 +124,10 @@ export class ShapePlan {
   }
 }
 
-/** One object flattened through a plan. */
+/** One object (or several, flattened together) flattened through a plan. */
 export interface Flattened {
   readonly plan: ShapePlan;
+  /** The (first) object flattened. */
   readonly value: JsonObject;
   /** The object's values in walk order (what the plan's indexes point into). */
   readonly nodes: readonly (Json | undefined)[];
@@ -147,22 +157,33 @@ export class ShapePlans {
 
   /** Flattens `value` by the naming rule, through a cached plan when its shape was seen before. */
   flatten(value: JsonObject, spec: PlanSpec): Flattened {
-    const family = spec.rootName ?? '';
+    // Every source object of one shape (all fields set): the hot loops below read them monomorphically.
+    return this.flattenTogether([{ value, rootName: spec.rootName, omit: spec.omit, prefix: spec.prefix }]);
+  }
+
+  /** Flattens objects into one namespace, as naming.ts's `flattenSources` does, through a cached plan. */
+  flattenTogether(sources: readonly PlanSource[]): Flattened {
+    const family = sources[0]?.rootName ?? '';
     const plans = this.families.get(family);
     if (plans !== undefined) {
       for (const plan of plans) {
-        if (!sameOmit(plan.omit, spec.omit)) continue;
+        if (!sameSpecs(plan.specs, sources)) continue;
         const nodes: (Json | undefined)[] = [];
-        if (matchShape(value, plan.tokens, 0, nodes) === plan.tokens.length) {
+        let at = 0;
+        for (const source of sources) {
+          at = matchShape(source.value, plan.tokens, at, nodes);
+          if (at < 0) break;
+        }
+        if (at === plan.tokens.length) {
           this.hitCount += 1;
-          return flattenedBy(plan, value, nodes);
+          return flattenedBy(plan, sources, nodes);
         }
       }
     }
     this.missCount += 1;
-    const described = describeShape(value);
-    if (described === undefined) return flattenOnce(value, spec, this.objectArrays);
-    const plan = makePlan(value, spec, this.objectArrays, described, this.options.canonical === true);
+    const described = describeShape(sources);
+    if (described === undefined) return flattenOnce(sources, this.objectArrays);
+    const plan = makePlan(sources, this.objectArrays, described, this.options.canonical === true);
     if (plans === undefined) {
       if (this.families.size >= MAX_FAMILIES) this.families.clear();
       this.families.set(family, [plan]);
@@ -170,7 +191,7 @@ export class ShapePlans {
       plans.unshift(plan);
       if (plans.length > PLANS_PER_FAMILY) plans.pop();
     }
-    return flattenedBy(plan, value, described.nodes);
+    return flattenedBy(plan, sources, described.nodes);
   }
 
   /** Objects flattened through a plan seen before, and the others (for tests and the bench). */
@@ -179,9 +200,14 @@ export class ShapePlans {
   }
 }
 
-function sameOmit(a: readonly (readonly string[])[], b: readonly (readonly string[])[]): boolean {
+function sameSpecs(a: readonly PlanSpec[], b: readonly PlanSpec[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i] as PlanSpec;
+    const y = b[i] as PlanSpec;
+    if (x.rootName !== y.rootName || x.prefix !== y.prefix || x.omit.length !== y.omit.length) return false;
+    for (let j = 0; j < x.omit.length; j += 1) if (x.omit[j] !== y.omit[j]) return false;
+  }
   return true;
 }
 
@@ -217,17 +243,20 @@ function matchShape(
 interface Described {
   readonly tokens: (string | number)[];
   readonly nodes: (Json | undefined)[];
-  /** JSON of each value's key path → its index in `nodes`. */
+  /** JSON of [source index, ...key path] of each value → its index in `nodes`. */
   readonly nodeOfPath: Map<string, number>;
 }
 
-/** The shape of `value` (as `matchShape` reads it), or undefined when it is too deep or too large to keep. */
-function describeShape(value: JsonObject): Described | undefined {
+/** The shape of the sources (as `matchShape` reads them), or undefined when too deep or large to keep. */
+function describeShape(sources: readonly PlanSource[]): Described | undefined {
   const described: Described = { tokens: [], nodes: [], nodeOfPath: new Map() };
-  return describeObject(value, [], described) ? described : undefined;
+  for (let i = 0; i < sources.length; i += 1) {
+    if (!describeObject((sources[i] as PlanSource).value, i, [], described)) return undefined;
+  }
+  return described;
 }
 
-function describeObject(obj: JsonObject, path: readonly string[], into: Described): boolean {
+function describeObject(obj: JsonObject, source: number, path: readonly string[], into: Described): boolean {
   const keys = Object.keys(obj);
   into.tokens.push(keys.length);
   for (const key of keys) {
@@ -235,73 +264,81 @@ function describeObject(obj: JsonObject, path: readonly string[], into: Describe
     const kind = kindOf(value);
     const keyPath = [...path, key];
     into.tokens.push(key, kind);
-    into.nodeOfPath.set(JSON.stringify(keyPath), into.nodes.length);
+    into.nodeOfPath.set(JSON.stringify([source, ...keyPath]), into.nodes.length);
     into.nodes.push(value);
     if (into.tokens.length > MAX_PLAN_TOKENS) return false;
     if (kind === KIND_OBJECT) {
       if (keyPath.length >= MAX_PLAN_DEPTH) return false;
-      if (!describeObject(value as JsonObject, keyPath, into)) return false;
+      if (!describeObject(value as JsonObject, source, keyPath, into)) return false;
     }
   }
   return true;
 }
 
-/** A plan from the naming rule's own flattening of `value`; `nodeOf` finds a column's value by its path. */
+/** Finds a value by its source and its key path in that source. */
+type NodeOf = (source: number, path: readonly string[]) => number;
+
+/** A plan from the naming rule's own flattening of the sources; `nodeOf` finds each column's value. */
 function planFrom(
-  value: JsonObject,
-  spec: PlanSpec,
+  sources: readonly PlanSource[],
   objectArrays: 'json' | 'children',
   tokens: (string | number)[],
-  nodeOf: (sourcePath: readonly string[]) => number,
-  canonical?: (nodeOfPath: (path: readonly string[]) => number) => CanonicalProgram,
+  nodeOf: NodeOf,
+  canonical?: (nodeOf: NodeOf) => CanonicalProgram,
 ): ShapePlan {
-  const flat = flattenSources(
-    [{ value, omit: spec.omit, ...(spec.rootName !== undefined ? { rootName: spec.rootName } : {}) }],
-    { objectArrays },
-  );
+  const flat = flattenSources(sources, { objectArrays });
+  // A leaf's source path starts with its source's prefix; the values were described without it.
+  const node = (leaf: { source: number; sourcePath: readonly string[] }): number =>
+    nodeOf(leaf.source, leaf.sourcePath.slice(sources[leaf.source]?.prefix?.length ?? 0));
   return new ShapePlan(
     tokens,
-    spec.omit,
-    flat.columns.map((c) => ({ name: c.name, node: nodeOf(c.sourcePath), json: c.encoding === 'json' })),
-    flat.childArrays.map((c) => ({ name: c.name, node: nodeOf(c.sourcePath) })),
+    sources.map(({ rootName, omit, prefix }) => ({ rootName, omit, prefix })),
+    flat.columns.map((c) => ({ name: c.name, node: node(c), json: c.encoding === 'json' })),
+    flat.childArrays.map((c) => ({ name: c.name, node: node(c) })),
     canonical?.(nodeOf),
   );
 }
 
 function makePlan(
-  value: JsonObject,
-  spec: PlanSpec,
+  sources: readonly PlanSource[],
   objectArrays: 'json' | 'children',
   described: Described,
   canonical: boolean,
 ): ShapePlan {
+  const first = sources[0];
   return planFrom(
-    value,
-    spec,
+    sources,
     objectArrays,
     described.tokens,
-    (sourcePath) => {
-      const node = described.nodeOfPath.get(JSON.stringify(sourcePath));
+    (source, path) => {
+      const node = described.nodeOfPath.get(JSON.stringify([source, ...path]));
       // Every column comes from a value reached by a key path, and the description holds them all.
-      if (node === undefined) throw new Error(`shape plan: no value at ${JSON.stringify(sourcePath)}`);
+      if (node === undefined) throw new Error(`shape plan: no value at ${JSON.stringify([source, ...path])}`);
       return node;
     },
-    canonical ? (nodeOf) => canonicalProgram(value, nodeOf) : undefined,
+    // The canonical JSON is that of one object (an event body): the first source.
+    canonical && first !== undefined
+      ? (nodeOf) => canonicalProgram(first.value, (path) => nodeOf(0, path))
+      : undefined,
   );
 }
 
-/** An object too deep or large to keep a plan for: planned for itself alone, its values read by path. */
-function flattenOnce(value: JsonObject, spec: PlanSpec, objectArrays: 'json' | 'children'): Flattened {
+/** Objects too deep or large to keep a plan for: planned for themselves alone, their values read by path. */
+function flattenOnce(sources: readonly PlanSource[], objectArrays: 'json' | 'children'): Flattened {
   const nodes: (Json | undefined)[] = [];
-  const plan = planFrom(value, spec, objectArrays, [], (sourcePath) => {
-    nodes.push(valueAtPath(value, sourcePath));
+  const plan = planFrom(sources, objectArrays, [], (source, path) => {
+    nodes.push(valueAtPath((sources[source] as PlanSource).value, path));
     return nodes.length - 1;
   });
-  return flattenedBy(plan, value, nodes);
+  return flattenedBy(plan, sources, nodes);
 }
 
 /** The column values and child arrays of an object of the plan's shape, from its values in walk order. */
-function flattenedBy(plan: ShapePlan, value: JsonObject, nodes: readonly (Json | undefined)[]): Flattened {
+function flattenedBy(
+  plan: ShapePlan,
+  sources: readonly PlanSource[],
+  nodes: readonly (Json | undefined)[],
+): Flattened {
   const columns = plan.columns;
   const values = new Array<Scalar>(columns.length);
   for (let i = 0; i < columns.length; i += 1) {
@@ -313,7 +350,7 @@ function flattenedBy(plan: ShapePlan, value: JsonObject, nodes: readonly (Json |
     plan.childArrays.length === 0
       ? NO_CHILD_ARRAYS
       : plan.childArrays.map((c) => ({ name: c.name, items: nodes[c.node] as JsonObject[] }));
-  return { plan, value, nodes, values, childArrays };
+  return { plan, value: (sources[0] as PlanSource).value, nodes, values, childArrays };
 }
 
 /**
