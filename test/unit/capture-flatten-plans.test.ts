@@ -86,7 +86,8 @@ function oneKindChanged(value: JsonObject, random: Random): JsonObject {
 
 const EVENT_TYPES = ['lead', 'cart', 'cartStatus', 'purchase', 'a', '__proto__', '_malformed', 'x y'];
 
-function generatedAnswer(random: Random): VisitState {
+/** `shared`: session and visit fields that answers share the shape of (values and some kinds differ). */
+function generatedAnswer(random: Random, shared: { session: JsonObject; visit: JsonObject }): VisitState {
   const base = () => generatedObject(random, 30);
   const variants = (obj: JsonObject): JsonObject[] => [
     obj,
@@ -107,16 +108,19 @@ function generatedAnswer(random: Random): VisitState {
   }
   // Elements that are not `{ type: body }`, and stray scalars.
   events.push(base(), 7, null, { a: {}, b: {} });
+  const lookAlike = (obj: JsonObject): JsonObject =>
+    random.chance(0.2) ? oneKindChanged(obj, random) : (sameShapeOtherValues(obj, random) as JsonObject);
   return {
+    ...lookAlike(shared.visit),
     id: 'visit-1',
     appSessions: [
       {
+        ...lookAlike(shared.session),
         id: 'app-1',
         startTime: 1_767_600_000_000,
         pages: [...pages, 'stray'],
         engagements,
         events,
-        ...base(),
       } as unknown as VisitState['appSessions'][number],
     ],
   } as VisitState;
@@ -154,13 +158,17 @@ describe('flattenVisitState with shape plans, against the flattener without them
     (seed) => {
       const random = new Random(seed);
       const plans = newFlattenPlans();
+      let shared = { session: generatedObject(random, 30), visit: generatedObject(random, 10) };
       for (let i = 0; i < 150; i += 1) {
-        const state = generatedAnswer(random);
+        if (i % 5 === 0)
+          shared = { session: generatedObject(random, 30), visit: generatedObject(random, 10) };
+        const state = generatedAnswer(random, shared);
         expectSameAsOracle({ accountId: ACCOUNT, visitorId: 'v1', sid: `s${i}`, state }, plans);
       }
       // Look-alikes were really served from plans made for other objects.
       const hits = plans.event.stats.hits + plans.page.stats.hits + plans.engagement.stats.hits;
       expect(hits).toBeGreaterThan(300);
+      expect(plans.session.stats.hits).toBeGreaterThan(40);
     },
   );
 });
