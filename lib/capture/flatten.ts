@@ -38,6 +38,7 @@ import {
   sessionSk,
   type CaptureRow,
   type RowLayout,
+  type Scalar,
 } from './rows';
 import { canonicalJsonOf, ShapePlans, type PlanSource, type PlanSpec } from './shape-plans';
 
@@ -248,15 +249,12 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       typeof ipv4 === 'string' && ipv4 !== '' ? ipv4 : typeof lpv4 === 'string' && lpv4 !== '' ? lpv4 : null;
     const sessionKeys = sessionIndexKeys(accountId, visitorId, sid, session.startTime, appSessionId);
     const sk = uniqueSk(sessionSk(appSessionId));
-    const ours = [ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip];
     const { gsi1pk, gsi1sk, gsi3pk, gsi3sk } = sessionKeys;
-    rows.push(
-      gsi3pk === undefined || gsi3sk === undefined
-        ? flat.plan.template(UNDATED_SESSION_LAYOUT).build([pk, sk, gsi1pk, gsi1sk, ...ours], flat.values)
-        : flat.plan
-            .template(DATED_SESSION_LAYOUT)
-            .build([pk, sk, gsi1pk, gsi1sk, gsi3pk, gsi3sk, ...ours], flat.values),
-    );
+    const dated = gsi3pk !== undefined && gsi3sk !== undefined;
+    const fixed: Scalar[] = dated ? [pk, sk, gsi1pk, gsi1sk, gsi3pk, gsi3sk] : [pk, sk, gsi1pk, gsi1sk];
+    fixed.push(ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip);
+    const layout = dated ? DATED_SESSION_LAYOUT : UNDATED_SESSION_LAYOUT;
+    rows.push(flat.plan.template(layout).build(fixed, flat.values));
     counts.session += 1;
 
     for (const rawPage of arrayField(session, 'pages')) {
@@ -314,7 +312,9 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       occurrences.set(base, occurrence + 1);
       const sk = eventSk(base, occurrence);
       const eventKeys = eventIndexKeys(accountId, sid, eventType, serverTimeStamp, sk);
-      const ours = [
+      const fixed: Scalar[] =
+        eventKeys === undefined ? [pk, sk] : [pk, sk, eventKeys.gsi2pk, eventKeys.gsi2sk];
+      fixed.push(
         ROW_TYPES.event,
         accountId,
         visitorId,
@@ -325,14 +325,9 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         pageId,
         payloadHash,
         occurrence,
-      ];
-      rows.push(
-        eventKeys === undefined
-          ? flat.plan.template(UNDATED_EVENT_LAYOUT).build([pk, sk, ...ours], flat.values)
-          : flat.plan
-              .template(DATED_EVENT_LAYOUT)
-              .build([pk, sk, eventKeys.gsi2pk, eventKeys.gsi2sk, ...ours], flat.values),
       );
+      const layout = eventKeys === undefined ? UNDATED_EVENT_LAYOUT : DATED_EVENT_LAYOUT;
+      rows.push(flat.plan.template(layout).build(fixed, flat.values));
       counts.event += 1;
       eventsByType[eventType] = (eventsByType[eventType] ?? 0) + 1;
       if (!parsed.malformed && !KNOWN.has(eventType)) unknown.add(eventType);

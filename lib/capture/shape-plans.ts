@@ -166,7 +166,8 @@ export class ShapePlans {
     const family = sources[0]?.rootName ?? '';
     const plans = this.families.get(family);
     if (plans !== undefined) {
-      for (const plan of plans) {
+      for (let k = 0; k < plans.length; k += 1) {
+        const plan = plans[k] as ShapePlan;
         if (!sameSpecs(plan.specs, sources)) continue;
         const nodes: (Json | undefined)[] = [];
         let at = 0;
@@ -176,6 +177,8 @@ export class ShapePlans {
         }
         if (at === plan.tokens.length) {
           this.hitCount += 1;
+          // The shape met last is tried first next time: objects of one answer come in runs of one shape.
+          if (k > 0) plans.unshift(...plans.splice(k, 1));
           return flattenedBy(plan, sources, nodes);
         }
       }
