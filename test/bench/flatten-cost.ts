@@ -89,8 +89,9 @@ function measure(body: Body, rounds: number): Measured {
   const startMs = performance.now();
   flatten();
   const perRound = Math.max(5, Math.ceil(50 / Math.max(0.01, performance.now() - startMs)));
-  // Warm-up: both paths optimised before anything is timed.
-  for (let i = 0; i < perRound; i++) {
+  // Warm-up, about half a second: both paths optimised by V8 before anything is timed, as in a container past
+  // its first answers (the flattener's row constructors, one per shape, each need their own warm-up).
+  for (let i = 0; i < 10 * perRound; i++) {
     JSON.parse(body.text);
     flatten();
   }
