@@ -37,7 +37,7 @@ const KIND_STRING = 2;
 const KIND_NUMBER = 3;
 const KIND_NON_FINITE = 4;
 const KIND_BOOLEAN = 5;
-const KIND_EMPTY_OBJECT = 6;
+/** An object, empty or not: its key count is part of the shape (the token after it). */
 const KIND_OBJECT = 7;
 const KIND_ARRAY = 8;
 /** A non-empty array of objects only: child rows where the rule asks for them (rule 7). */
@@ -58,8 +58,7 @@ function kindOf(value: Json | undefined): number {
       if (Array.isArray(value)) {
         return value.length > 0 && value.every(isJsonObject) ? KIND_OBJECT_ARRAY : KIND_ARRAY;
       }
-      for (const key in value) if (Object.hasOwn(value, key)) return KIND_OBJECT;
-      return KIND_EMPTY_OBJECT;
+      return KIND_OBJECT;
   }
 }
 
