@@ -40,7 +40,7 @@ import {
   type RowLayout,
   type Scalar,
 } from './rows';
-import { canonicalJsonOf, ShapePlans, type PlanSource, type PlanSpec } from './shape-plans';
+import { canonicalJsonOf, ShapePlans, type Flattened, type PlanSource, type PlanSpec } from './shape-plans';
 
 export { rowByteSize } from './rows';
 
@@ -165,7 +165,7 @@ export function newFlattenPlans(): FlattenPlans {
     engagement: new ShapePlans('json'),
     event: new ShapePlans('children', { canonical: true }),
     malformedEvent: new ShapePlans('children'),
-    eventItem: new ShapePlans('json'),
+    eventItem: new ShapePlans('json', { canonical: true }),
   };
 }
 
@@ -304,9 +304,18 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       const flat = parsed.malformed
         ? plans.malformedEvent.flatten(body, NO_SPEC)
         : plans.event.flatten(body, { omit: ev.omit, rootName: eventType });
+      // The items of child arrays are flattened first: their plans also write their part of the event's hash.
+      const items = flat.childArrays.map((child) =>
+        child.items.map((item) => plans.eventItem.flatten(item, NO_SPEC)),
+      );
       const payloadHash = parsed.malformed
         ? payloadHashOf(parsed.hashed)
-        : payloadHashOfCanonical(canonicalJsonOf(flat));
+        : payloadHashOfCanonical(
+            canonicalJsonOf(
+              flat,
+              items.map((list) => `[${list.map((item) => canonicalJsonOf(item)).join(',')}]`),
+            ),
+          );
       const base = eventSkBase(eventType, serverTimeStamp, payloadHash);
       const occurrence = occurrences.get(base) ?? 0;
       occurrences.set(base, occurrence + 1);
@@ -332,9 +341,11 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       eventsByType[eventType] = (eventsByType[eventType] ?? 0) + 1;
       if (!parsed.malformed && !KNOWN.has(eventType)) unknown.add(eventType);
 
-      for (const child of flat.childArrays) {
-        for (let childIndex = 0; childIndex < child.items.length; childIndex += 1) {
-          const item = plans.eventItem.flatten(child.items[childIndex] as JsonObject, NO_SPEC);
+      for (let c = 0; c < items.length; c += 1) {
+        const child = flat.childArrays[c] as Flattened['childArrays'][number];
+        const list = items[c] as Flattened[];
+        for (let childIndex = 0; childIndex < list.length; childIndex += 1) {
+          const item = list[childIndex] as Flattened;
           const fixed = [
             pk,
             eventItemSk(sk, child.name, childIndex),

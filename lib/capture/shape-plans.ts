@@ -286,18 +286,22 @@ function planFrom(
   objectArrays: 'json' | 'children',
   tokens: (string | number)[],
   nodeOf: NodeOf,
-  canonical?: (nodeOf: NodeOf) => CanonicalProgram,
+  canonical?: (nodeOf: NodeOf, childArrayNodes: readonly number[]) => CanonicalProgram,
 ): ShapePlan {
   const flat = flattenSources(sources, { objectArrays });
   // A leaf's source path starts with its source's prefix; the values were described without it.
   const node = (leaf: { source: number; sourcePath: readonly string[] }): number =>
     nodeOf(leaf.source, leaf.sourcePath.slice(sources[leaf.source]?.prefix?.length ?? 0));
+  const childArrays = flat.childArrays.map((c) => ({ name: c.name, node: node(c) }));
   return new ShapePlan(
     tokens,
     sources.map(({ rootName, omit, prefix }) => ({ rootName, omit, prefix })),
     flat.columns.map((c) => ({ name: c.name, node: node(c), json: c.encoding === 'json' })),
-    flat.childArrays.map((c) => ({ name: c.name, node: node(c) })),
-    canonical?.(nodeOf),
+    childArrays,
+    canonical?.(
+      nodeOf,
+      childArrays.map((c) => c.node),
+    ),
   );
 }
 
@@ -320,7 +324,7 @@ function makePlan(
     },
     // The canonical JSON is that of one object (an event body): the first source.
     canonical && first !== undefined
-      ? (nodeOf) => canonicalProgram(first.value, (path) => nodeOf(0, path))
+      ? (nodeOf, childArrayNodes) => canonicalProgram(first.value, (path) => nodeOf(0, path), childArrayNodes)
       : undefined,
   );
 }
@@ -362,10 +366,16 @@ function flattenedBy(
 interface CanonicalProgram {
   readonly literals: readonly string[];
   readonly nodes: readonly number[];
+  /** Per slot: which of the plan's child arrays its node is, or -1 (see `canonicalJsonOf`). */
+  readonly childArrays: readonly number[];
 }
 
 /** The program that writes `canonicalJson` of any object of `value`'s shape (same keys sorted, same skips). */
-function canonicalProgram(value: JsonObject, nodeOf: (path: readonly string[]) => number): CanonicalProgram {
+function canonicalProgram(
+  value: JsonObject,
+  nodeOf: (path: readonly string[]) => number,
+  childArrayNodes: readonly number[],
+): CanonicalProgram {
   const literals: string[] = [];
   const nodes: number[] = [];
   let text = '';
@@ -393,21 +403,29 @@ function canonicalProgram(value: JsonObject, nodeOf: (path: readonly string[]) =
   };
   write(value, []);
   literals.push(text);
-  return { literals, nodes };
+  return { literals, nodes, childArrays: nodes.map((n) => childArrayNodes.indexOf(n)) };
 }
 
 /**
  * `canonicalJson(flat.value)`, written by the plan when it knows how (plans made with `canonical: true`):
- * only the values are encoded, the rest is copied from the program.
+ * only the values are encoded, the rest is copied from the program. `childArrayJson`, when given, holds the
+ * canonical JSON of each of `flat.childArrays` (written from their items' own plans), in that order.
  */
-export function canonicalJsonOf(flat: Flattened): string {
+export function canonicalJsonOf(flat: Flattened, childArrayJson?: readonly string[]): string {
   const program = flat.plan.canonical;
   if (program === undefined) return canonicalJson(flat.value);
-  const { literals, nodes: slots } = program;
+  const { literals, nodes: slots, childArrays } = program;
   let out = literals[0] as string;
   for (let i = 0; i < slots.length; i += 1) {
+    const child = childArrays[i] as number;
     const v = flat.nodes[slots[i] as number] as Json;
-    out += (typeof v === 'object' ? canonicalJson(v) : scalarJson(v)) + (literals[i + 1] as string);
+    const json =
+      child >= 0 && childArrayJson !== undefined
+        ? (childArrayJson[child] as string)
+        : typeof v === 'object'
+          ? canonicalJson(v)
+          : scalarJson(v);
+    out += json + (literals[i + 1] as string);
   }
   return out;
 }
