@@ -205,6 +205,23 @@ function parseEvent(element: Json | undefined): ParsedEvent {
 }
 
 /** `plans`: the shape plans to use and fill (default: the module's own, shared by every call). */
+const NO_ITEMS: readonly (readonly Flattened[])[] = Object.freeze([]);
+
+/** The items of each of an event's child arrays, flattened (in the order of `flat.childArrays`). */
+function flattenItems(flat: Flattened, plans: ShapePlans): Flattened[][] {
+  return flat.childArrays.map((child) => child.items.map((item) => plans.flatten(item, NO_SPEC)));
+}
+
+/** Canonical JSON of each child array, from its items' plans. */
+function arraysJson(items: readonly (readonly Flattened[])[]): string[] {
+  return items.map((list) => {
+    let json = '[';
+    for (let i = 0; i < list.length; i += 1)
+      json += (i === 0 ? '' : ',') + canonicalJsonOf(list[i] as Flattened);
+    return `${json}]`;
+  });
+}
+
 export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sharedPlans): FlattenResult {
   const { accountId, visitorId, sid } = input;
   // Ids become key parts unencoded: validating them here keeps '#' (the key separator) out.
@@ -305,17 +322,10 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         ? plans.malformedEvent.flatten(body, NO_SPEC)
         : plans.event.flatten(body, { omit: ev.omit, rootName: eventType });
       // The items of child arrays are flattened first: their plans also write their part of the event's hash.
-      const items = flat.childArrays.map((child) =>
-        child.items.map((item) => plans.eventItem.flatten(item, NO_SPEC)),
-      );
+      const items = flat.childArrays.length === 0 ? NO_ITEMS : flattenItems(flat, plans.eventItem);
       const payloadHash = parsed.malformed
         ? payloadHashOf(parsed.hashed)
-        : payloadHashOfCanonical(
-            canonicalJsonOf(
-              flat,
-              items.map((list) => `[${list.map((item) => canonicalJsonOf(item)).join(',')}]`),
-            ),
-          );
+        : payloadHashOfCanonical(canonicalJsonOf(flat, items.length === 0 ? undefined : arraysJson(items)));
       const base = eventSkBase(eventType, serverTimeStamp, payloadHash);
       const occurrence = occurrences.get(base) ?? 0;
       occurrences.set(base, occurrence + 1);
@@ -343,7 +353,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
 
       for (let c = 0; c < items.length; c += 1) {
         const child = flat.childArrays[c] as Flattened['childArrays'][number];
-        const list = items[c] as Flattened[];
+        const list = items[c] as readonly Flattened[];
         for (let childIndex = 0; childIndex < list.length; childIndex += 1) {
           const item = list[childIndex] as Flattened;
           const fixed = [

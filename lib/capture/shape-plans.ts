@@ -226,10 +226,12 @@ function matchShape(
 ): number {
   const keys = Object.keys(obj);
   if (keys.length !== tokens[at]) return -1;
+  // Object.values: the values in one call, rather than a keyed load per key on objects of many shapes.
+  const values = Object.values(obj);
   let i = at + 1;
-  for (const key of keys) {
-    if (key !== tokens[i]) return -1;
-    const value = obj[key];
+  for (let k = 0; k < keys.length; k += 1) {
+    if (keys[k] !== tokens[i]) return -1;
+    const value = values[k];
     const kind = kindOf(value);
     if (kind !== tokens[i + 1]) return -1;
     i += 2;
