@@ -324,26 +324,52 @@ export function rowTemplate(layout: RowLayout, payloadNames: readonly string[]):
   }
   const fixedCount = layout.keyColumns.length + layout.ourColumns.length;
   const names = [...layout.keyColumns, ...layout.ourColumns, ...payloadNames, 'schemaVersion'];
-  const members = names.map((name, i) => {
-    const source = i < fixedCount ? `f[${i}]` : i < names.length - 1 ? `p[${i - fixedCount}]` : 'v';
-    return `this[${JSON.stringify(name)}]=${source};`;
-  });
-  const Row = new Function('f', 'p', 'v', members.join('')) as unknown as new (
-    f: readonly Scalar[],
-    p: readonly Scalar[],
-    v: number,
-  ) => CaptureRow;
-  Row.prototype = ROW_PROTOTYPE as CaptureRow;
   const payloadCount = payloadNames.length;
+  let uses = 0;
+  let Row: RowConstructor | undefined;
   return {
     names,
     build(fixed, payload) {
       if (fixed.length !== fixedCount || payload.length !== payloadCount) {
         throw new Error(`row of ${names.length} columns given ${fixed.length} + ${payload.length} values`);
       }
-      return new Row(fixed, payload, CAPTURE_SCHEMA_VERSION);
+      // Compiling costs more than building a row key by key: only shapes met again get a constructor.
+      uses += 1;
+      if (Row === undefined && uses >= COMPILE_AFTER_USES) Row = rowConstructor(names, fixedCount);
+      return Row === undefined
+        ? rowKeyByKey(names, fixed, payload)
+        : new Row(fixed, payload, CAPTURE_SCHEMA_VERSION);
     },
   };
+}
+
+/** Rows a template builds key by key before it compiles its constructor (see `rowTemplate`). */
+export const COMPILE_AFTER_USES = 3;
+
+type RowConstructor = new (f: readonly Scalar[], p: readonly Scalar[], v: number) => CaptureRow;
+
+function rowConstructor(names: readonly string[], fixedCount: number): RowConstructor {
+  const members = names.map((name, i) => {
+    const source = i < fixedCount ? `f[${i}]` : i < names.length - 1 ? `p[${i - fixedCount}]` : 'v';
+    return `this[${JSON.stringify(name)}]=${source};`;
+  });
+  const Row = new Function('f', 'p', 'v', members.join('')) as unknown as RowConstructor;
+  Row.prototype = ROW_PROTOTYPE as CaptureRow;
+  return Row;
+}
+
+/** The same row as the compiled constructor gives (same columns, order and prototype), built key by key. */
+function rowKeyByKey(
+  names: readonly string[],
+  fixed: readonly Scalar[],
+  payload: readonly Scalar[],
+): CaptureRow {
+  const row = Object.create(ROW_PROTOTYPE) as CaptureRow;
+  let i = 0;
+  for (const value of fixed) row[names[i++] as string] = value;
+  for (const value of payload) row[names[i++] as string] = value;
+  row[names[i] as string] = CAPTURE_SCHEMA_VERSION;
+  return row;
 }
 
 /** DynamoDB's size of a number: about one byte per two significant digits, plus one. */

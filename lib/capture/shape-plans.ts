@@ -27,6 +27,12 @@ export const MAX_PLAN_DEPTH = 24;
 export const MAX_PLAN_TOKENS = 3_000;
 /** Shapes kept per family (one family: one kind of row and one rootName, e.g. the `cartStatus` events). */
 export const PLANS_PER_FAMILY = 8;
+/** Misses allowed before plans must earn their keep (more than a third of recent lookups hitting). */
+const MIN_MISSES_BEFORE_DOUBT = 16;
+/** Lookups between two halvings of the recent hit and miss counts. */
+const REVIEW_EVERY = 256;
+/** Where plans do not pay, one miss in this many still makes one. */
+const PLAN_ANYWAY_EVERY = 16;
 /** Families kept; event types are data, so their number is bounded here (the cache is emptied when full). */
 export const MAX_FAMILIES = 256;
 
@@ -144,6 +150,10 @@ export class ShapePlans {
   private readonly families = new Map<string, ShapePlan[]>();
   private hitCount = 0;
   private missCount = 0;
+  private madeCount = 0;
+  /** Recent hits and misses (halved every REVIEW_EVERY lookups): whether new plans are worth making. */
+  private recentHits = 0;
+  private recentMisses = 0;
 
   /**
    * `objectArrays` as in naming.ts. `canonical`: the plans also know how to write an object's canonical JSON
@@ -175,17 +185,24 @@ export class ShapePlans {
           if (at < 0) break;
         }
         if (at === plan.tokens.length) {
-          this.hitCount += 1;
+          this.count(true);
           // The shape met last is tried first next time: objects of one answer come in runs of one shape.
           if (k > 0) plans.unshift(...plans.splice(k, 1));
           return flattenedBy(plan, sources, nodes);
         }
       }
     }
-    this.missCount += 1;
-    const described = describeShape(sources);
+    this.count(false);
+    // Objects whose shapes rarely come back (a session row's keys hold ids) are flattened without a plan:
+    // making one costs more than flattening once. One miss in PLAN_ANYWAY_EVERY still makes one, so a kind
+    // whose shapes start repeating gets plans again.
+    const planning =
+      this.recentMisses <= 2 * this.recentHits + MIN_MISSES_BEFORE_DOUBT ||
+      this.missCount % PLAN_ANYWAY_EVERY === 0;
+    const described = planning ? describeShape(sources) : undefined;
     if (described === undefined) return flattenOnce(sources, this.objectArrays);
     const plan = makePlan(sources, this.objectArrays, described, this.options.canonical === true);
+    this.madeCount += 1;
     if (plans === undefined) {
       if (this.families.size >= MAX_FAMILIES) this.families.clear();
       this.families.set(family, [plan]);
@@ -196,9 +213,23 @@ export class ShapePlans {
     return flattenedBy(plan, sources, described.nodes);
   }
 
+  private count(hit: boolean): void {
+    if (hit) {
+      this.hitCount += 1;
+      this.recentHits += 1;
+    } else {
+      this.missCount += 1;
+      this.recentMisses += 1;
+    }
+    if ((this.hitCount + this.missCount) % REVIEW_EVERY === 0) {
+      this.recentHits /= 2;
+      this.recentMisses /= 2;
+    }
+  }
+
   /** Objects flattened through a plan seen before, and the others (for tests and the bench). */
-  get stats(): { hits: number; misses: number } {
-    return { hits: this.hitCount, misses: this.missCount };
+  get stats(): { hits: number; misses: number; made: number } {
+    return { hits: this.hitCount, misses: this.missCount, made: this.madeCount };
   }
 }
 

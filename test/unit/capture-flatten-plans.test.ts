@@ -10,7 +10,7 @@ import {
   type FlattenInput,
   type FlattenResult,
 } from '../../lib/capture/flatten';
-import { ROW_PROTOTYPE, rowTemplate } from '../../lib/capture/rows';
+import { COMPILE_AFTER_USES, ROW_PROTOTYPE, rowTemplate } from '../../lib/capture/rows';
 import { MAX_FAMILIES, MAX_PLAN_DEPTH, ShapePlans } from '../../lib/capture/shape-plans';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
 import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
@@ -190,7 +190,7 @@ describe('ShapePlans', () => {
     for (const other of others) {
       expect(plans.flatten(other, spec).plan).not.toBe(a.plan);
     }
-    expect(plans.stats).toEqual({ hits: 1, misses: 4 });
+    expect(plans.stats).toEqual({ hits: 1, misses: 4, made: 4 });
   });
 
   it('keeps plans apart by rootName and omit paths', () => {
@@ -201,6 +201,18 @@ describe('ShapePlans', () => {
     expect(plans.flatten(body, { omit: [] }).plan.columnNames).toEqual(['lead_topic', 'x']);
     expect(plans.flatten(body, { omit: omitX, rootName: 'lead' }).plan.columnNames).toEqual(['topic']);
     expect(plans.flatten(body, { omit: [], rootName: 'lead' }).plan.columnNames).toEqual(['topic', 'x']);
+  });
+
+  it('stops making plans for shapes that never come back, and makes them again when shapes repeat', () => {
+    const plans = new ShapePlans('json');
+    for (let i = 0; i < 300; i += 1) {
+      const flat = plans.flatten({ [`id${i}`]: i, [`x${i}`]: { y: 'z' } }, { omit: [] });
+      expect(flat.plan.columnNames).toEqual([`id${i}`, `x${i}_y`]);
+      expect(flat.values).toEqual([i, 'z']);
+    }
+    expect(plans.stats.made).toBeLessThan(60);
+    for (let i = 0; i < 100; i += 1) expect(plans.flatten({ same: i }, { omit: [] }).values).toEqual([i]);
+    expect(plans.stats.hits).toBeGreaterThan(80);
   });
 
   it('flattens objects too deep to plan, without keeping a plan for them', () => {
@@ -245,6 +257,17 @@ describe('rowTemplate', () => {
       ['constructor_x', null],
       ['schemaVersion', 2],
     ]);
+  });
+
+  it('builds the same rows before and after it compiles its constructor', () => {
+    const template = rowTemplate(layout, ['10', 'b', 'a']);
+    const rows = Array.from({ length: COMPILE_AFTER_USES + 2 }, () =>
+      template.build(['P', 'S', 'page'], [1, 2, 3]),
+    );
+    for (const row of rows) {
+      expect(Object.getPrototypeOf(row)).toBe(ROW_PROTOTYPE);
+      expect(Object.entries(row)).toEqual(Object.entries(rows[0] as object));
+    }
   });
 
   it('refuses a payload column that takes one of our names, or __proto__', () => {
