@@ -26,13 +26,13 @@ export const MAX_PLAN_DEPTH = 24;
 /** Size of a shape's description (3 tokens per key) beyond which it is not kept: large objects are rare. */
 export const MAX_PLAN_TOKENS = 3_000;
 /** Shapes kept per family (one family: one kind of row and one rootName, e.g. the `cartStatus` events). */
-export const PLANS_PER_FAMILY = 8;
+export const PLANS_PER_FAMILY = 16;
 /** Misses allowed before plans must earn their keep (more than a third of recent lookups hitting). */
 const MIN_MISSES_BEFORE_DOUBT = 16;
 /** Lookups between two halvings of the recent hit and miss counts. */
 const REVIEW_EVERY = 256;
 /** Where plans do not pay, one miss in this many still makes one. */
-const PLAN_ANYWAY_EVERY = 16;
+export const PLAN_ANYWAY_EVERY = 64;
 /** Families kept; event types are data, so their number is bounded here (the cache is emptied when full). */
 export const MAX_FAMILIES = 256;
 
@@ -278,33 +278,44 @@ function matchShape(
 interface Described {
   readonly tokens: (string | number)[];
   readonly nodes: (Json | undefined)[];
-  /** JSON of [source index, ...key path] of each value → its index in `nodes`. */
+  /** `pathKey` of each value → its index in `nodes`. */
   readonly nodeOfPath: Map<string, number>;
+}
+
+/**
+ * A value's source index, then each key of its path as a JSON string literal after a comma: one string per
+ * path, and two paths never give the same one (JSON string literals end where they end).
+ */
+function pathKey(source: number, path: readonly string[]): string {
+  let key = String(source);
+  for (const segment of path) key += `,${scalarJson(segment)}`;
+  return key;
 }
 
 /** The shape of the sources (as `matchShape` reads them), or undefined when too deep or large to keep. */
 function describeShape(sources: readonly PlanSource[]): Described | undefined {
   const described: Described = { tokens: [], nodes: [], nodeOfPath: new Map() };
   for (let i = 0; i < sources.length; i += 1) {
-    if (!describeObject((sources[i] as PlanSource).value, i, [], described)) return undefined;
+    if (!describeObject((sources[i] as PlanSource).value, String(i), 0, described)) return undefined;
   }
   return described;
 }
 
-function describeObject(obj: JsonObject, source: number, path: readonly string[], into: Described): boolean {
+/** `parentKey`: the object's own `pathKey`; `depth`: its path's length. */
+function describeObject(obj: JsonObject, parentKey: string, depth: number, into: Described): boolean {
   const keys = Object.keys(obj);
   into.tokens.push(keys.length);
   for (const key of keys) {
     const value = obj[key];
     const kind = kindOf(value);
-    const keyPath = [...path, key];
+    const valueKey = `${parentKey},${scalarJson(key)}`;
     into.tokens.push(key, kind);
-    into.nodeOfPath.set(JSON.stringify([source, ...keyPath]), into.nodes.length);
+    into.nodeOfPath.set(valueKey, into.nodes.length);
     into.nodes.push(value);
     if (into.tokens.length > MAX_PLAN_TOKENS) return false;
     if (kind === KIND_OBJECT) {
-      if (keyPath.length >= MAX_PLAN_DEPTH) return false;
-      if (!describeObject(value as JsonObject, source, keyPath, into)) return false;
+      if (depth + 1 >= MAX_PLAN_DEPTH) return false;
+      if (!describeObject(value as JsonObject, valueKey, depth + 1, into)) return false;
     }
   }
   return true;
@@ -350,7 +361,7 @@ function makePlan(
     objectArrays,
     described.tokens,
     (source, path) => {
-      const node = described.nodeOfPath.get(JSON.stringify([source, ...path]));
+      const node = described.nodeOfPath.get(pathKey(source, path));
       // Every column comes from a value reached by a key path, and the description holds them all.
       if (node === undefined) throw new Error(`shape plan: no value at ${JSON.stringify([source, ...path])}`);
       return node;
