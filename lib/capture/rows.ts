@@ -103,7 +103,8 @@ export function isIndexableMs(ms: unknown): ms is number {
  * `%` + the number's text otherwise (both sort before any digit).
  */
 export function padMs(ms: unknown): string {
-  if (isIndexableMs(ms)) return String(ms).padStart(13, '0');
+  // Every epoch-ms since 2001 already has 13 digits.
+  if (isIndexableMs(ms)) return ms >= 1e12 ? String(ms) : String(ms).padStart(13, '0');
   if (typeof ms !== 'number') return MISSING_KEY_PART;
   return `%${keyPart(String(ms))}`;
 }

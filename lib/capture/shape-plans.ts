@@ -105,10 +105,12 @@ export class ShapePlan {
 
   constructor(
     /**
-     * The shape: per object, its key count, then per key the key and its kind (objects nested in place).
-     * Empty for a plan made for one object alone (never cached).
+     * The shape: per object, its key count, then per key the key, its kind and the index of its value among
+     * the object's values (objects nested in place). Empty for a plan made for one object alone (not kept).
      */
     readonly tokens: readonly (string | number)[],
+    /** How many values (of every key at every depth) an object of this shape has. */
+    readonly nodeCount: number,
     readonly specs: readonly PlanSpec[],
     readonly columns: readonly PlannedColumn[],
     readonly childArrays: readonly PlannedChildArray[],
@@ -178,7 +180,7 @@ export class ShapePlans {
       for (let k = 0; k < plans.length; k += 1) {
         const plan = plans[k] as ShapePlan;
         if (!sameSpecs(plan.specs, sources)) continue;
-        const nodes: (Json | undefined)[] = [];
+        const nodes = new Array<Json | undefined>(plan.nodeCount);
         let at = 0;
         for (const source of sources) {
           at = matchShape(source.value, plan.tokens, at, nodes);
@@ -265,8 +267,8 @@ function matchShape(
     const value = values[k];
     const kind = kindOf(value);
     if (kind !== tokens[i + 1]) return -1;
-    i += 2;
-    nodes.push(value);
+    nodes[tokens[i + 2] as number] = value;
+    i += 3;
     if (kind === KIND_OBJECT) {
       i = matchShape(value as JsonObject, tokens, i, nodes);
       if (i < 0) return -1;
@@ -309,7 +311,7 @@ function describeObject(obj: JsonObject, parentKey: string, depth: number, into:
     const value = obj[key];
     const kind = kindOf(value);
     const valueKey = `${parentKey},${scalarJson(key)}`;
-    into.tokens.push(key, kind);
+    into.tokens.push(key, kind, into.nodes.length);
     into.nodeOfPath.set(valueKey, into.nodes.length);
     into.nodes.push(value);
     if (into.tokens.length > MAX_PLAN_TOKENS) return false;
@@ -329,6 +331,7 @@ function planFrom(
   sources: readonly PlanSource[],
   objectArrays: 'json' | 'children',
   tokens: (string | number)[],
+  nodeCount: number,
   nodeOf: NodeOf,
   canonical?: (nodeOf: NodeOf, childArrayNodes: readonly number[]) => CanonicalProgram,
 ): ShapePlan {
@@ -339,6 +342,7 @@ function planFrom(
   const childArrays = flat.childArrays.map((c) => ({ name: c.name, node: node(c) }));
   return new ShapePlan(
     tokens,
+    nodeCount,
     sources.map(({ rootName, omit, prefix }) => ({ rootName, omit, prefix })),
     flat.columns.map((c) => ({ name: c.name, node: node(c), json: c.encoding === 'json' })),
     childArrays,
@@ -360,6 +364,7 @@ function makePlan(
     sources,
     objectArrays,
     described.tokens,
+    described.nodes.length,
     (source, path) => {
       const node = described.nodeOfPath.get(pathKey(source, path));
       // Every column comes from a value reached by a key path, and the description holds them all.
@@ -376,7 +381,7 @@ function makePlan(
 /** Objects too deep or large to keep a plan for: planned for themselves alone, their values read by path. */
 function flattenOnce(sources: readonly PlanSource[], objectArrays: 'json' | 'children'): Flattened {
   const nodes: (Json | undefined)[] = [];
-  const plan = planFrom(sources, objectArrays, [], (source, path) => {
+  const plan = planFrom(sources, objectArrays, [], 0, (source, path) => {
     nodes.push(valueAtPath((sources[source] as PlanSource).value, path));
     return nodes.length - 1;
   });
