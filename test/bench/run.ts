@@ -19,10 +19,9 @@ import { parseArgs } from 'node:util';
 import { benchDynamoCalls } from './dynamo-calls';
 import { benchEndToEnd } from './end-to-end';
 import { benchFetchPath } from './fetch-path';
-import { benchFlattenCost } from './flatten-cost';
 import { benchIntervals } from './intervals';
 import { benchPeakRss } from './peak-rss';
-import { cpuAccount, killRunningChildren, machineBusyShare } from './processes';
+import { cpuAccount, killRunningChildren, machineBusyShare, runTsChild } from './processes';
 import { formatFigure, type Line } from './report';
 
 interface Sizes {
@@ -112,7 +111,16 @@ async function main(): Promise<number> {
           warmupPasses: sizes.referenceWarmupPasses,
         }),
     ],
-    ['3', 'flatten cost', () => benchFlattenCost({ rounds: sizes.flattenRounds })],
+    [
+      '3',
+      'flatten cost',
+      () =>
+        runTsChild<Line[]>(
+          'test/bench/flatten-cost-run.ts',
+          [JSON.stringify({ rounds: sizes.flattenRounds })],
+          'flatten cost',
+        ),
+    ],
     ['4', 'DynamoDB calls per poll', () => benchDynamoCalls({ sessions: 40 })],
     [
       '5',

@@ -1,0 +1,27 @@
+/**
+ * Child of figure 3: the flatten-cost measurement in a fresh process, so that its ratio does not depend on
+ * what the bench ran before it (figures 1 and 2 leave a large heap and many optimised functions behind).
+ *
+ *   node --import tsx test/bench/flatten-cost-run.ts '{"rounds":15}'
+ *
+ * Prints `{"started":true}`, then the figures as one JSON line.
+ */
+import './env';
+import { benchFlattenCost } from './flatten-cost';
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as { rounds?: number };
+  process.stdout.write(`${JSON.stringify({ started: true })}\n`);
+  const figures = await benchFlattenCost({ rounds: args.rounds ?? 15 });
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `flatten-cost-run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
