@@ -81,17 +81,11 @@ const VISIT_PREFIX = ['visit'] as const;
 const APP_SESSIONS = ['appSessions'] as const;
 const ROW_ARRAY_PATHS = { pages: ['pages'], engagements: ['engagements'], events: ['events'] } as const;
 
-// Layouts of the rows built from shape plans: the key and bookkeeping columns, in the order of the `fixed`
-// values given with them below (and the order `newRow` uses for session rows: keys first, then ours).
-const SESSION_COLUMNS: RowLayout['ourColumns'] = [
-  'rowType',
-  'accountId',
-  'visitorId',
-  'sid',
-  'appSessionId',
-  'visitId',
-  'ip',
-];
+// Layouts of the rows: the key and bookkeeping columns, in the order of the `fixed` values given with them
+// below (keys first, then ours, as rows have always been ordered: see the oracle in test/support).
+/** The ids every row carries, right after its rowType. */
+const IDENTITY = ['accountId', 'visitorId', 'sid', 'appSessionId'] as const;
+const SESSION_COLUMNS: RowLayout['ourColumns'] = ['rowType', ...IDENTITY, 'visitId', 'ip'];
 /** A session whose start dates it: listed in byStartDay (gsi3) too. */
 const DATED_SESSION_LAYOUT: RowLayout = {
   keyColumns: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk'],
@@ -101,23 +95,17 @@ const UNDATED_SESSION_LAYOUT: RowLayout = {
   keyColumns: ['pk', 'sk', 'gsi1pk', 'gsi1sk'],
   ourColumns: SESSION_COLUMNS,
 };
-const PAGE_LAYOUT: RowLayout = {
-  keyColumns: ['pk', 'sk'],
-  ourColumns: ['rowType', 'accountId', 'visitorId', 'sid', 'appSessionId', 'pageId'],
-};
+const PAGE_LAYOUT: RowLayout = { keyColumns: ['pk', 'sk'], ourColumns: ['rowType', ...IDENTITY, 'pageId'] };
 const ENGAGEMENT_LAYOUT: RowLayout = {
   keyColumns: ['pk', 'sk'],
-  ourColumns: ['rowType', 'accountId', 'visitorId', 'sid', 'appSessionId', 'engagementId', 'pageId'],
+  ourColumns: ['rowType', ...IDENTITY, 'engagementId', 'pageId'],
 };
+/** What an event and its items know of it. */
+const EVENT_IDENTITY = ['eventType', 'serverTimeStamp', 'pageId'] as const;
 const EVENT_COLUMNS: RowLayout['ourColumns'] = [
   'rowType',
-  'accountId',
-  'visitorId',
-  'sid',
-  'appSessionId',
-  'eventType',
-  'serverTimeStamp',
-  'pageId',
+  ...IDENTITY,
+  ...EVENT_IDENTITY,
   'eventKey',
   'occurrence',
 ];
@@ -129,19 +117,7 @@ const DATED_EVENT_LAYOUT: RowLayout = {
 const UNDATED_EVENT_LAYOUT: RowLayout = { keyColumns: ['pk', 'sk'], ourColumns: EVENT_COLUMNS };
 const EVENT_ITEM_LAYOUT: RowLayout = {
   keyColumns: ['pk', 'sk'],
-  ourColumns: [
-    'rowType',
-    'accountId',
-    'visitorId',
-    'sid',
-    'appSessionId',
-    'eventType',
-    'serverTimeStamp',
-    'pageId',
-    'parentSk',
-    'childPath',
-    'childIndex',
-  ],
+  ourColumns: ['rowType', ...IDENTITY, ...EVENT_IDENTITY, 'parentSk', 'childPath', 'childIndex'],
 };
 const NO_SPEC: PlanSpec = { omit: [] };
 
