@@ -1,7 +1,9 @@
 /**
  * One Visit Information answer → capture rows. Pure: no I/O, no clock, no randomness; the same answer (in any
  * object key order) always yields the same rows in the same order. Column names come from naming.ts, keys from
- * rows.ts.
+ * rows.ts. Objects go through shape plans (shape-plans.ts: the naming rule worked out once per shape of object,
+ * rows built by a constructor compiled per shape), which make it fast and change nothing else:
+ * test/unit/capture-flatten-plans.test.ts holds it to the plain version, test/support/flatten-oracle.ts.
  *
  * Per element of `appSessions[]`, in answer order:
  *   - one `session` row: every field of the app session except pages/engagements/events (when they are

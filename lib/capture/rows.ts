@@ -263,34 +263,10 @@ export function outcomeKeys(
 export type RowKeyColumns = { pk: string; sk: string } & Partial<SessionIndexKeys> & Partial<EventIndexKeys>;
 
 /**
- * Builds a row: keys, then our columns (`undefined` ones omitted), then the payload columns (in name order),
- * then schemaVersion. This column order depends only on the code, never on the answer's key order (the
- * poller's change digests rely on it). Throws if a payload column takes one of our names, which the naming rule
- * rules out: reaching it is a bug, and silently overwriting a key would corrupt the table.
+ * The key and bookkeeping columns of one kind of row, in order. A row's columns: keys, ours, the payload's in
+ * name order, then schemaVersion. This order depends only on the code, never on the answer's key order (the
+ * poller's change digests rely on it).
  */
-export function newRow(
-  keys: RowKeyColumns,
-  ours: Partial<Record<BookkeepingColumn, Scalar | undefined>>,
-  payload: readonly { readonly name: string; readonly value: Scalar }[],
-): CaptureRow {
-  const row = Object.create(ROW_PROTOTYPE) as CaptureRow;
-  for (const k in keys) {
-    const v = keys[k as keyof RowKeyColumns];
-    if (v !== undefined) row[k] = v;
-  }
-  for (const k in ours) {
-    const v = ours[k as BookkeepingColumn];
-    if (v !== undefined) row[k] = v;
-  }
-  for (const c of payload) {
-    if (c.name in row) throw new Error(`payload column ${JSON.stringify(c.name)} clashes with ours`);
-    row[c.name] = c.value;
-  }
-  row.schemaVersion = CAPTURE_SCHEMA_VERSION;
-  return row;
-}
-
-/** The key and bookkeeping columns of one kind of row, in the order `newRow` would put them. */
 export interface RowLayout {
   readonly keyColumns: readonly (keyof RowKeyColumns)[];
   readonly ourColumns: readonly BookkeepingColumn[];
@@ -315,7 +291,8 @@ export interface RowTemplate {
  * The generated source holds only column names, each written with JSON.stringify (a JSON string is a valid
  * JavaScript string literal), and indexes: no value of an answer becomes code. Even `__proto__` would be a
  * plain column here (nothing in the prototype chain handles it), but the naming rule never gives that name
- * (rule 4) and it is refused anyway. Throws like `newRow` when a payload column would take one of our names.
+ * (rule 4) and it is refused anyway. Throws when a payload column would take one of our names, which the
+ * naming rule rules out: reaching it is a bug, and silently overwriting a key would corrupt the table.
  */
 export function rowTemplate(layout: RowLayout, payloadNames: readonly string[]): RowTemplate {
   const ours = new Set<string>([...layout.keyColumns, ...layout.ourColumns, 'schemaVersion']);

@@ -12,10 +12,13 @@ import {
   flattenSources,
   nullProtoRecord,
   PROMOTIONS,
+  type BookkeepingColumn,
   type FlattenSource,
   type PromotedValues,
+  type Scalar,
 } from '../../lib/capture/naming';
 import {
+  CAPTURE_SCHEMA_VERSION,
   capturePk,
   engagementSk,
   eventIndexKeys,
@@ -23,13 +26,14 @@ import {
   eventSk,
   eventSkBase,
   MALFORMED_EVENT_TYPE,
-  newRow,
   pageSk,
   payloadHashOf,
+  ROW_PROTOTYPE,
   ROW_TYPES,
   sessionIndexKeys,
   sessionSk,
   type CaptureRow,
+  type RowKeyColumns,
 } from '../../lib/capture/rows';
 
 export interface FlattenInput {
@@ -270,4 +274,32 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
   }
 
   return { rows, counts, eventsByType, unknownEventTypes: [...unknown].sort() };
+}
+
+/**
+ * Builds a row: keys, then our columns (`undefined` ones omitted), then the payload columns (in name order),
+ * then schemaVersion. This column order depends only on the code, never on the answer's key order (the
+ * poller's change digests rely on it). Throws if a payload column takes one of our names, which the naming rule
+ * rules out: reaching it is a bug, and silently overwriting a key would corrupt the table.
+ */
+function newRow(
+  keys: RowKeyColumns,
+  ours: Partial<Record<BookkeepingColumn, Scalar | undefined>>,
+  payload: readonly { readonly name: string; readonly value: Scalar }[],
+): CaptureRow {
+  const row = Object.create(ROW_PROTOTYPE) as CaptureRow;
+  for (const k in keys) {
+    const v = keys[k as keyof RowKeyColumns];
+    if (v !== undefined) row[k] = v;
+  }
+  for (const k in ours) {
+    const v = ours[k as BookkeepingColumn];
+    if (v !== undefined) row[k] = v;
+  }
+  for (const c of payload) {
+    if (c.name in row) throw new Error(`payload column ${JSON.stringify(c.name)} clashes with ours`);
+    row[c.name] = c.value;
+  }
+  row.schemaVersion = CAPTURE_SCHEMA_VERSION;
+  return row;
 }
