@@ -35,6 +35,11 @@ const REVIEW_EVERY = 256;
 export const PLAN_ANYWAY_EVERY = 64;
 /** Families kept; event types are data, so their number is bounded here (the cache is emptied when full). */
 export const MAX_FAMILIES = 256;
+/**
+ * Plans kept in all, whatever the families: a plan is at most MAX_PLAN_TOKENS tokens plus its columns and
+ * constructor (tens of KB at worst, a few KB usually), so one ShapePlans stays within a few MB.
+ */
+export const MAX_PLANS = 256;
 
 // The JSON kind of a value, as far as the naming rule cares (it decides names, promotions and encodings).
 const KIND_UNDEFINED = 0;
@@ -146,13 +151,15 @@ export interface Flattened {
 
 /**
  * Plans of one kind of row (page, engagement, event, event item), by rootName. Bounded (PLANS_PER_FAMILY,
- * MAX_FAMILIES): memory stays small whatever the answers hold. Not shared between kinds: their options differ.
+ * MAX_FAMILIES, MAX_PLANS): memory stays small whatever the answers hold. Not shared between kinds: their options differ.
  */
 export class ShapePlans {
   private readonly families = new Map<string, ShapePlan[]>();
   private hitCount = 0;
   private missCount = 0;
   private madeCount = 0;
+  /** Plans kept now, in all families. */
+  private planCount = 0;
   /** Recent hits and misses (halved every REVIEW_EVERY lookups): whether new plans are worth making. */
   private recentHits = 0;
   private recentMisses = 0;
@@ -205,13 +212,21 @@ export class ShapePlans {
     if (described === undefined) return flattenOnce(sources, this.objectArrays);
     const plan = makePlan(sources, this.objectArrays, described, this.options.canonical === true);
     this.madeCount += 1;
-    if (plans === undefined) {
-      if (this.families.size >= MAX_FAMILIES) this.families.clear();
+    if (this.planCount >= MAX_PLANS || (plans === undefined && this.families.size >= MAX_FAMILIES)) {
+      // Full: start again (rare; the shapes in use come back within a few answers).
+      this.families.clear();
+      this.planCount = 0;
+    }
+    const kept = this.families.get(family);
+    if (kept === undefined) {
       this.families.set(family, [plan]);
     } else {
-      plans.unshift(plan);
-      if (plans.length > PLANS_PER_FAMILY) plans.pop();
+      kept.unshift(plan);
+      if (kept.length > PLANS_PER_FAMILY) kept.pop();
+      else this.planCount += 1;
+      return flattenedBy(plan, sources, described.nodes);
     }
+    this.planCount += 1;
     return flattenedBy(plan, sources, described.nodes);
   }
 
@@ -229,9 +244,9 @@ export class ShapePlans {
     }
   }
 
-  /** Objects flattened through a plan seen before, and the others (for tests and the bench). */
-  get stats(): { hits: number; misses: number; made: number } {
-    return { hits: this.hitCount, misses: this.missCount, made: this.madeCount };
+  /** Objects flattened through a plan seen before, and the others; plans made, and kept now. */
+  get stats(): { hits: number; misses: number; made: number; kept: number } {
+    return { hits: this.hitCount, misses: this.missCount, made: this.madeCount, kept: this.planCount };
   }
 }
 

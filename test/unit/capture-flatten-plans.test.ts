@@ -11,7 +11,14 @@ import {
   type FlattenResult,
 } from '../../lib/capture/flatten';
 import { COMPILE_AFTER_USES, ROW_PROTOTYPE, rowTemplate } from '../../lib/capture/rows';
-import { MAX_FAMILIES, MAX_PLAN_DEPTH, PLAN_ANYWAY_EVERY, ShapePlans } from '../../lib/capture/shape-plans';
+import {
+  MAX_FAMILIES,
+  MAX_PLAN_DEPTH,
+  MAX_PLANS,
+  PLAN_ANYWAY_EVERY,
+  PLANS_PER_FAMILY,
+  ShapePlans,
+} from '../../lib/capture/shape-plans';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
 import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
 import { Random } from '../../lib/simulator/random';
@@ -190,7 +197,7 @@ describe('ShapePlans', () => {
     for (const other of others) {
       expect(plans.flatten(other, spec).plan).not.toBe(a.plan);
     }
-    expect(plans.stats).toEqual({ hits: 1, misses: 4, made: 4 });
+    expect(plans.stats).toEqual({ hits: 1, misses: 4, made: 4, kept: 4 });
   });
 
   it('keeps plans apart by rootName and omit paths', () => {
@@ -234,6 +241,14 @@ describe('ShapePlans', () => {
     const state = { id: 'v', appSessions: [{ id: 'a', events }] } as unknown as VisitState;
     expectSameAsOracle({ accountId: ACCOUNT, visitorId: 'v1', sid: 's1', state }, plans);
     expectSameAsOracle({ accountId: ACCOUNT, visitorId: 'v1', sid: 's1', state }, plans);
+    expect(plans.event.stats.kept).toBeLessThanOrEqual(MAX_FAMILIES);
+    // Many shapes in one family: at most PLANS_PER_FAMILY of them, and MAX_PLANS in all.
+    const shapes = new ShapePlans('json');
+    for (let i = 0; i < 3 * MAX_PLANS; i += 1) {
+      shapes.flatten({ [`k${i}`]: i }, { omit: [], rootName: `family${i % 40}` });
+      shapes.flatten({ [`k${i}`]: i + 1 }, { omit: [], rootName: `family${i % 40}` });
+      expect(shapes.stats.kept).toBeLessThanOrEqual(Math.min(MAX_PLANS, 40 * PLANS_PER_FAMILY));
+    }
   });
 });
 
