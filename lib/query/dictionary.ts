@@ -120,6 +120,11 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
       'Comma-separated columns cut to fit DynamoDB’s 400 KB item limit (their values end with a marker). Only on truncated rows.',
     conditional: true,
   },
+  numbersAsText: {
+    description:
+      'Comma-separated columns whose numbers DynamoDB cannot hold (magnitude ≥ 1e126 or < 1e-130), stored as their text instead. Only on such rows.',
+    conditional: true,
+  },
   rawElement: {
     description:
       'An element of appSessions/pages/engagements/events that was not an object, kept as is. Only on such rows.',

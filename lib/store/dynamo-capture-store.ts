@@ -1,4 +1,5 @@
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteItemCommand, type AttributeValue, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { capturePk, rowByteSize, rowByteSizeUpperBound } from '../capture/rows';
 import type { CaptureStore, StoredRow, WriteStats } from './capture-store';
 
@@ -41,6 +42,44 @@ export function fitRow(
   }
   fitted.truncatedColumns = cut.sort().join(',');
   return { row: fitted, truncated: true };
+}
+
+/** Magnitudes DynamoDB's number type holds: from 1e-130 to below 1e126 (and 0). */
+const MIN_NUMBER_MAGNITUDE = 1e-130;
+const MAX_NUMBER_MAGNITUDE = 1e126;
+/** Column listing the columns whose numbers are stored as text (see `captureItem`). */
+export const NUMBERS_AS_TEXT_COLUMN = 'numbersAsText';
+
+/**
+ * A capture row as a DynamoDB item. Rows hold scalars only, so this is done here rather than by
+ * DocumentClient's generic marshalling, which refuses numbers past ±2^53 (an answer's numbers are doubles from
+ * JSON.parse: nothing more precise ever existed, so `String(n)` is the whole value) and lets through numbers
+ * DynamoDB rejects (magnitudes ≥ 1e126 or < 1e-130), either way failing the session's whole batch. Those
+ * out-of-range numbers are stored as their text, and their columns named in `numbersAsText`: nothing is lost.
+ * `undefined` columns are left out (as DocumentClient's removeUndefinedValues did).
+ */
+export function captureItem(row: StoredRow): Record<string, AttributeValue> {
+  // Without prototype: a column name is only ever a key here (the naming rule never makes `__proto__` anyway).
+  const item = Object.create(null) as Record<string, AttributeValue>;
+  let asText: string[] | undefined;
+  for (const name of Object.keys(row)) {
+    const value = row[name];
+    if (typeof value === 'string') item[name] = { S: value };
+    else if (typeof value === 'number') {
+      const magnitude = Math.abs(value);
+      if (magnitude === 0 || (magnitude >= MIN_NUMBER_MAGNITUDE && magnitude < MAX_NUMBER_MAGNITUDE)) {
+        item[name] = { N: String(value) };
+      } else {
+        item[name] = { S: String(value) };
+        (asText ??= []).push(name);
+      }
+    } else if (typeof value === 'boolean') item[name] = { BOOL: value };
+    else if (value === null) item[name] = { NULL: true };
+    else if (value !== undefined)
+      throw new TypeError(`capture column ${JSON.stringify(name)} is not a scalar`);
+  }
+  if (asText !== undefined) item[NUMBERS_AS_TEXT_COLUMN] = { S: asText.sort().join(',') };
+  return item;
 }
 
 export interface DynamoCaptureStoreOptions {
@@ -88,11 +127,12 @@ export class DynamoCaptureStore implements CaptureStore {
   }
 
   private async writeBatch(rows: StoredRow[], stats: WriteStats): Promise<void> {
-    let requests = rows.map((row) => ({ PutRequest: { Item: row } }));
+    let requests: WriteRequest[] = rows.map((row) => ({ PutRequest: { Item: captureItem(row) } }));
     for (let attempt = 1; ; attempt++) {
       stats.batchCalls++;
+      // The low-level command: items are already DynamoDB items (captureItem), and so are UnprocessedItems.
       const answer = await this.client.send(
-        new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+        new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }),
       );
       const unprocessed = answer.UnprocessedItems?.[this.tableName] ?? [];
       stats.rowsWritten += requests.length - unprocessed.length;
@@ -102,7 +142,7 @@ export class DynamoCaptureStore implements CaptureStore {
           `${unprocessed.length} capture rows still unprocessed after ${attempt} BatchWriteItem attempts (throttled)`,
         );
       }
-      requests = unprocessed as typeof requests;
+      requests = unprocessed;
       await this.sleep(this.random() * this.baseDelayMs * 2 ** (attempt - 1));
     }
   }

@@ -24,6 +24,9 @@ export function createDocumentClient(settings: StorageSettings): DynamoDBDocumen
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // Numbers read back as JavaScript numbers, also past ±2^53: what was stored came from a JavaScript number
+    // (captureItem), so no precision is lost, and no reader meets a BigInt (JSON.stringify refuses those).
+    unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
   });
 }
 

@@ -3,8 +3,10 @@ import { rowByteSize } from '../../lib/capture/rows';
 import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/store/schema';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import {
+  captureItem,
   DynamoCaptureStore,
   fitRow,
+  NUMBERS_AS_TEXT_COLUMN,
   MAX_ITEM_BYTES,
   TRUNCATION_MARKER,
 } from '../../lib/store/dynamo-capture-store';
@@ -64,6 +66,41 @@ describe('DynamoCaptureStore', () => {
     expect(big.truncatedColumns).toBe('payload');
     expect(big.other).toBe(huge.other);
     expect(rowByteSize(big)).toBeLessThanOrEqual(MAX_ITEM_BYTES);
+    client.destroy();
+  });
+
+  it("stores every JSON number: past ±2^53 as numbers, beyond DynamoDB's range as text, listed", async () => {
+    const settings = dynamo.settings('store');
+    await dynamo.createTables(settings);
+    const client = createDocumentClient(settings);
+    const store = new DynamoCaptureStore(client, settings.captureTable, KEYS);
+    // What JSON.parse makes of big numbers in an answer (an order number of 20 digits, say): doubles, some
+    // beyond what DynamoDB can hold.
+    const odd = row(1, {
+      orderNumber: 12345678901234567e3,
+      big: 1e21,
+      negative: -(2 ** 60),
+      tiny: 1.5e-7,
+      huge: 1e300,
+      minute: -1e-200,
+      zero: -0,
+      fine: 42,
+    });
+    const stats = await store.putRows([odd, row(2)]);
+    expect(stats).toMatchObject({ rowsWritten: 2, batchCalls: 1 });
+    const stored = (await store.sessionRows('acct', 'sid1')).find((r) => r.sk === odd.sk)!;
+    expect(stored).toMatchObject({
+      orderNumber: 12345678901234567e3,
+      big: 1e21,
+      negative: -(2 ** 60),
+      tiny: 1.5e-7,
+      huge: '1e+300',
+      minute: '-1e-200',
+      zero: 0,
+      fine: 42,
+    });
+    expect(stored[NUMBERS_AS_TEXT_COLUMN]).toBe('huge,minute');
+    expect(stored[NUMBERS_AS_TEXT_COLUMN]).toBe(captureItem(odd)[NUMBERS_AS_TEXT_COLUMN]?.S);
     client.destroy();
   });
 
