@@ -54,6 +54,15 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
+/**
+ * A string attribute of an item as sent: capture rows go as DynamoDB items (`{ S: ... }`, lib/store's
+ * captureItem), queue items through DocumentClient (plain values).
+ */
+function stringValue(value: unknown): string {
+  if (typeof value === 'object' && value !== null && 'S' in value) return String((value as { S: unknown }).S);
+  return String(value);
+}
+
 const QUEUE_WRITES = new Set(['UpdateItemCommand', 'PutItemCommand', 'DeleteItemCommand']);
 
 /**
@@ -82,13 +91,13 @@ function countCalls(
           for (const request of requests) {
             const item = request.PutRequest?.Item;
             if (item === undefined) continue;
-            const pk = String(item.pk);
+            const pk = stringValue(item.pk);
             pks.add(pk);
             if (name === captureTable) {
               bump(counts.captureRows, pk);
               counts.captureRowTypes.set(pk, [
                 ...(counts.captureRowTypes.get(pk) ?? []),
-                String(item.rowType),
+                stringValue(item.rowType),
               ]);
             } else bump(counts.queueWrites, pk);
           }
@@ -248,6 +257,12 @@ export async function benchDynamoCalls(options: { sessions: number }): Promise<F
       }
     }
 
+    // The counts must see every new row written, or the figure would measure nothing.
+    if (changed.rowsWritten < changed.rowsExpected) {
+      throw new Error(
+        `counted ${changed.rowsWritten} capture rows written, fewer than the ${changed.rowsExpected} new rows`,
+      );
+    }
     const perTickText = [...perTick].map(([name, n]) => `${name} ${fixed(n / ticks.length, 1)}`).join(', ');
     return [
       {
