@@ -75,14 +75,17 @@ function bundledFlatten(): Flatten {
 interface Measured {
   parseUs: number;
   flattenUs: number;
-  unbundledUs: number;
-  digestUs: number;
+  /** Ratios to JSON.parse of the two diagnostics, each measured in rounds of its own. */
+  unbundledRatio: number;
+  digestRatio: number;
   rows: number;
 }
 
 /**
- * Median per-call time of parse, the bundled flattener, the flattener through tsx and the poller's change
- * digests of the rows, over `rounds` interleaved rounds of `perRound` calls each.
+ * The figure: median per-call time of JSON.parse and of the bundled flattener over `rounds` rounds that
+ * alternate the two (so both see the same machine), `perRound` calls each. The diagnostics (the flattener
+ * through tsx, the poller's change digests) come after, each alternating with JSON.parse in rounds of its own,
+ * so that neither disturbs the figure's own rounds (garbage, shared caches).
  */
 function measure(body: Body, rounds: number, bundled: Flatten): Measured {
   const parsed = JSON.parse(body.text) as VisitState;
@@ -93,39 +96,50 @@ function measure(body: Body, rounds: number, bundled: Flatten): Measured {
   if (JSON.stringify(bundled(input).rows) !== JSON.stringify(rowsOnce)) {
     throw new Error('the bundled flattener and lib/capture/flatten.ts disagree');
   }
-  // About 50 ms of flattening per round, whatever the body's size.
-  const startMs = performance.now();
-  flatten();
-  const perRound = Math.max(5, Math.ceil(50 / Math.max(0.01, performance.now() - startMs)));
-  // Warm-up, about half a second: every path optimised by V8 before anything is timed, as in a container past
-  // its first answers (the flattener's row constructors, one per shape, each need their own warm-up).
-  for (let i = 0; i < 10 * perRound; i++) {
-    JSON.parse(body.text);
-    flatten();
-    unbundled();
-  }
-  const parseUs: number[] = [];
-  const flattenUs: number[] = [];
-  const unbundledUs: number[] = [];
-  const digestUs: number[] = [];
+  const parse = (): number => (JSON.parse(body.text) as VisitState).appSessions.length;
+  const digests = (): number => rowsOnce.map(rowDigest).length;
   let sink = 0;
-  const time = (into: number[], work: () => number): void => {
-    const t = performance.now();
-    for (let i = 0; i < perRound; i++) sink += work();
-    into.push(((performance.now() - t) * 1000) / perRound);
+  // Warm-up by time, not by count: V8 optimises on background threads, which on a busy 2-core machine can
+  // take a while; timing before it is done measured the interpreter, and varied from run to run. As in a
+  // container past its first answers (the flattener's row constructors, one per shape, each need their own).
+  const warmUp = (work: () => number, ms: number): number => {
+    const startMs = performance.now();
+    let calls = 0;
+    while (performance.now() - startMs < ms) {
+      sink += parse() + work();
+      calls++;
+    }
+    return calls;
   };
-  for (let round = 0; round < rounds; round++) {
-    time(parseUs, () => (JSON.parse(body.text) as VisitState).appSessions.length);
-    time(flattenUs, flatten);
-    time(unbundledUs, unbundled);
-    time(digestUs, () => rowsOnce.map(rowDigest).length);
-  }
+  warmUp(flatten, 1500);
+  // About 50 ms of flattening per round, whatever the body's size (timed warm).
+  const sampleMs = performance.now();
+  for (let i = 0; i < 5; i++) sink += flatten();
+  const perRound = Math.max(5, Math.ceil(50 / Math.max(0.01, (performance.now() - sampleMs) / 5)));
+  const alternate = (work: () => number, warmUpMs: number): { workUs: number; parseUs: number } => {
+    warmUp(work, warmUpMs);
+    const workUs: number[] = [];
+    const parseUs: number[] = [];
+    const time = (into: number[], f: () => number): void => {
+      const t = performance.now();
+      for (let i = 0; i < perRound; i++) sink += f();
+      into.push(((performance.now() - t) * 1000) / perRound);
+    };
+    for (let round = 0; round < rounds; round++) {
+      time(parseUs, parse);
+      time(workUs, work);
+    }
+    return { workUs: median(workUs), parseUs: median(parseUs) };
+  };
+  const figure = alternate(flatten, 200);
+  const viaTsx = alternate(unbundled, 1000);
+  const digest = alternate(digests, 300);
   if (sink < 0) throw new Error('unreachable');
   return {
-    parseUs: median(parseUs),
-    flattenUs: median(flattenUs),
-    unbundledUs: median(unbundledUs),
-    digestUs: median(digestUs),
+    parseUs: figure.parseUs,
+    flattenUs: figure.workUs,
+    unbundledRatio: viaTsx.workUs / viaTsx.parseUs,
+    digestRatio: digest.workUs / digest.parseUs,
     rows: rowsOnce.length,
   };
 }
@@ -144,8 +158,7 @@ export async function benchFlattenCost(options: { rounds: number }): Promise<Fig
         `flatten ${fixed(m.flattenUs, 0)} µs (bundled as deployed), JSON.parse ${fixed(m.parseUs, 0)} µs per ` +
         `answer (median of ${options.rounds} rounds); ${fixed(body.text.length / 1024, 1)} KiB body → ` +
         `${m.rows} rows (${fixed(m.flattenUs / Math.max(1, m.rows), 1)} µs/row); unbundled through tsx ` +
-        `${fixed(m.unbundledUs / m.parseUs, 2)}×; the poller's change digests of those rows ` +
-        `${fixed(m.digestUs / m.parseUs, 2)}× more`,
+        `${fixed(m.unbundledRatio, 2)}×; the poller's change digests of those rows ${fixed(m.digestRatio, 2)}× more`,
     };
   });
 }
