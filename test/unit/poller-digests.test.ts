@@ -15,6 +15,28 @@ describe('row digests kept on the queue item', () => {
     expect(parseDigests(undefined).size).toBe(0);
   });
 
+  it('digests an event or item row by its key, app session and schema version, not by its columns', () => {
+    const event = (sk: string, extra: Record<string, unknown>): CaptureRow =>
+      Object.assign(Object.create(null) as CaptureRow, {
+        pk: 'S#1#s',
+        sk,
+        rowType: 'event',
+        appSessionId: 'a1',
+        schemaVersion: 2,
+        ...extra,
+      });
+    const base = rowDigest(event('EVENT#lead#1#h#0', { topic: 't' }));
+    // The columns follow from the key (the body's hash is in it): they are not read.
+    expect(rowDigest(event('EVENT#lead#1#h#0', { topic: 'other' }))).toBe(base);
+    expect(rowDigest(event('EVENT#lead#1#h#1', { topic: 't' }))).not.toBe(base);
+    expect(rowDigest(event('EVENT#lead#1#h#0', { appSessionId: 'a2' }))).not.toBe(base);
+    expect(rowDigest(event('EVENT#lead#1#h#0', { schemaVersion: 3 }))).not.toBe(base);
+    expect(rowDigest(event('EVENT#lead#1#h#0', { rowType: 'eventItem' }))).toBe(base);
+    // A page row under the same key is digested whole: its content changes between polls.
+    const page = (timeOnPage: number): CaptureRow => event('PAGE#a1#p#1', { rowType: 'page', timeOnPage });
+    expect(rowDigest(page(1))).not.toBe(rowDigest(page(2)));
+  });
+
   it('drops the digests rather than outgrow the queue item (rows are then rewritten, never lost)', () => {
     const digests = Array.from({ length: 30 }, (_, i) => rowDigest(row(`EVENT#${i}`, 'h')));
     expect(serializeDigestsCapped(digests, 300)).toHaveLength(300);
