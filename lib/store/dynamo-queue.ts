@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
@@ -8,6 +8,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import pLimit from 'p-limit';
 import { SESSION_MAX_AGE_MS } from '../clock';
 import type {
@@ -18,6 +19,7 @@ import type {
   Queue,
   QueueItem,
 } from '../queue/model';
+import { MARSHALL_OPTIONS, UNMARSHALL_OPTIONS } from './dynamo';
 import { QUEUE_DUE_SHARDS, QUEUE_TABLE } from './schema';
 
 /** Queue items outlive their deadline by this much before DynamoDB's TTL removes them (operators look back). */
@@ -153,12 +155,16 @@ export class DynamoQueue implements Queue {
     }
   }
 
+  // claim and ack run once each per poll: they send low-level commands with values marshalled here, which
+  // skips DocumentClient's generic walk over every command's input and output (measured 0.1–0.3 ms of CPU per
+  // call on this machine, against ~1.5 ms for the whole call). Same expressions, same items.
+
   async claim(item: QueueItem, claim: ClaimRequest): Promise<QueueItem | undefined> {
     try {
       const answer = await this.client.send(
-        new UpdateCommand({
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { pk: queueKey(item.accountId, item.visitorId, item.sid) },
+          Key: { pk: { S: queueKey(item.accountId, item.visitorId, item.sid) } },
           // While leased, the item is not due: if this poller dies, it becomes due again when the lease ends.
           UpdateExpression:
             'SET leaseOwner = :owner, leaseUntilMs = :leaseUntil, prevNextPollAtMs = nextPollAtMs, ' +
@@ -169,17 +175,20 @@ export class DynamoQueue implements Queue {
             'AND (attribute_not_exists(lastClaimedAtMs) OR lastClaimedAtMs < :tickStart)' +
             (claim.force ? '' : ' AND nextPollAtMs <= :now'),
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':owner': claim.owner,
-            ':leaseUntil': claim.leaseUntilMs,
-            ':now': claim.nowMs,
-            ':tickStart': claim.tickStartMs,
-            ':active': 'ACTIVE',
-          },
+          ExpressionAttributeValues: marshall(
+            {
+              ':owner': claim.owner,
+              ':leaseUntil': claim.leaseUntilMs,
+              ':now': claim.nowMs,
+              ':tickStart': claim.tickStartMs,
+              ':active': 'ACTIVE',
+            },
+            MARSHALL_OPTIONS,
+          ),
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return answer.Attributes ? toItem(answer.Attributes) : undefined;
+      return answer.Attributes ? toItem(unmarshall(answer.Attributes, UNMARSHALL_OPTIONS)) : undefined;
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -245,13 +254,13 @@ export class DynamoQueue implements Queue {
     ];
     try {
       await this.client.send(
-        new UpdateCommand({
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { pk: queueKey(item.accountId, item.visitorId, item.sid) },
+          Key: { pk: { S: queueKey(item.accountId, item.visitorId, item.sid) } },
           UpdateExpression: `SET ${assignments.join(', ')} REMOVE ${removals.join(', ')}`,
           ConditionExpression: 'leaseOwner = :owner',
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: marshall(values, MARSHALL_OPTIONS),
         }),
       );
       return true;

@@ -9,6 +9,18 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StorageSettings } from '../config';
 import { CAPTURE_TABLE, QUEUE_TABLE, type TableDefinition } from './schema';
 
+/** How our plain values become DynamoDB items (here and wherever items are marshalled by hand). */
+export const MARSHALL_OPTIONS = Object.freeze({
+  removeUndefinedValues: true,
+  convertClassInstanceToMap: false,
+} as const);
+/**
+ * How items become plain values: numbers as JavaScript numbers, also past ±2^53. What was stored came from a
+ * JavaScript number (lib/store's captureItem), so no precision is lost, and no reader meets a BigInt
+ * (JSON.stringify refuses those).
+ */
+export const UNMARSHALL_OPTIONS = Object.freeze({ wrapNumbers: (text: string): number => Number(text) });
+
 /** One document client per container/process; DynamoDB endpoint from DYNAMODB_ENDPOINT (dynalite locally). */
 export function createDocumentClient(settings: StorageSettings): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
@@ -22,11 +34,10 @@ export function createDocumentClient(settings: StorageSettings): DynamoDBDocumen
       : {}),
     maxAttempts: 5,
   });
+  // Copies: DocumentClient writes its own defaults (convertTopLevelContainer, ...) into the objects it is given.
   return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-    // Numbers read back as JavaScript numbers, also past ±2^53: what was stored came from a JavaScript number
-    // (captureItem), so no precision is lost, and no reader meets a BigInt (JSON.stringify refuses those).
-    unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
+    marshallOptions: { ...MARSHALL_OPTIONS },
+    unmarshallOptions: { ...UNMARSHALL_OPTIONS },
   });
 }
 
