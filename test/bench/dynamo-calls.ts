@@ -55,8 +55,8 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
 }
 
 /**
- * A string attribute of an item as sent: capture rows go as DynamoDB items (`{ S: ... }`, lib/store's
- * captureItem), queue items through DocumentClient (plain values).
+ * A string attribute of an item or key as sent: capture rows and the queue's claims and acks go as DynamoDB
+ * values (`{ S: ... }`, marshalled in lib/store), the rest through DocumentClient (plain values).
  */
 function stringValue(value: unknown): string {
   if (typeof value === 'object' && value !== null && 'S' in value) return String((value as { S: unknown }).S);
@@ -106,10 +106,10 @@ function countCalls(
       } else if (
         table === queueTable &&
         QUEUE_WRITES.has(command) &&
-        typeof key?.pk === 'string' &&
-        !key.pk.startsWith('TICK#')
+        key?.pk !== undefined &&
+        !stringValue(key.pk).startsWith('TICK#')
       ) {
-        bump(counts.queueWrites, key.pk);
+        bump(counts.queueWrites, stringValue(key.pk));
       } else {
         bump(
           counts.perTick,
