@@ -4,14 +4,16 @@
  * Flattening an object costs mostly the naming rule (names built from paths, collisions resolved, columns
  * sorted) and the building of its row. Both depend only on the object's shape (its keys in their order, their
  * nesting, the JSON kind of every value), never on its values; and the pages, events and items of an answer,
- * and of one site's sessions, come in few shapes (the 51 pages of a six-hour simulator session share one). A
+ * and of one site's sessions, come in few shapes (the 51 pages of a six-hour simulator session have two). A
  * plan records for one shape which value feeds which column (columns in name order), which arrays become child
- * rows, and, per row layout, a template row that rows are cloned from (see `rowTemplate` in rows.ts).
+ * rows, how to write its canonical JSON (for event hashes), and, per row layout, how its rows are built (a
+ * constructor compiled for its columns, see `rowTemplate` in rows.ts).
  *
  * A plan is made by `flattenSources` itself (the one naming rule, naming.ts) from the first object of a shape,
  * so a planned object gets exactly the columns that rule gives it. A plan is reused only for an object whose
  * keys, order, nesting and value kinds are all the same, and only for the same `rootName` and omit paths.
- * test/unit/capture-shape-plans.test.ts holds cached plans to fresh flattening on generated objects.
+ * test/unit/capture-flatten-plans.test.ts holds the flattener with shared plans to the plain one
+ * (test/support/flatten-oracle.ts) on simulator answers and generated look-alike objects.
  *
  * Objects too deep or too large to plan (past MAX_PLAN_DEPTH / MAX_PLAN_TOKENS) are flattened with a plan made
  * for them alone and not kept: the same columns, without the cache.
@@ -91,7 +93,7 @@ export interface PlanSource extends PlanSpec {
 
 interface PlannedColumn {
   readonly name: string;
-  /** Index of the column's value among the object's values (see `Flattened.values`). */
+  /** Index of the column's value among the object's values (see `Flattened.nodes`). */
   readonly node: number;
   /** Canonical JSON of an array or object (rule 6) rather than a scalar. */
   readonly json: boolean;
@@ -125,7 +127,7 @@ export class ShapePlan {
     this.columnNames = columns.map((c) => c.name);
   }
 
-  /** The template rows of this shape are cloned from, for one layout of key and bookkeeping columns. */
+  /** How rows of this shape are built, for one layout of key and bookkeeping columns. */
   template(layout: RowLayout): RowTemplate {
     let template = this.templates.get(layout);
     if (template === undefined) {
@@ -218,15 +220,11 @@ export class ShapePlans {
       this.planCount = 0;
     }
     const kept = this.families.get(family);
-    if (kept === undefined) {
-      this.families.set(family, [plan]);
-    } else {
-      kept.unshift(plan);
-      if (kept.length > PLANS_PER_FAMILY) kept.pop();
-      else this.planCount += 1;
-      return flattenedBy(plan, sources, described.nodes);
-    }
-    this.planCount += 1;
+    if (kept === undefined) this.families.set(family, [plan]);
+    else kept.unshift(plan);
+    // A full family drops its least recently met shape: as many plans as before.
+    if (kept !== undefined && kept.length > PLANS_PER_FAMILY) kept.pop();
+    else this.planCount += 1;
     return flattenedBy(plan, sources, described.nodes);
   }
 
