@@ -182,7 +182,6 @@ function parseEvent(element: Json | undefined): ParsedEvent {
   return { malformed: true, eventType: MALFORMED_EVENT_TYPE, body: asObject(element), hashed };
 }
 
-/** `plans`: the shape plans to use and fill (default: the module's own, shared by every call). */
 const NO_ITEMS: readonly (readonly Flattened[])[] = Object.freeze([]);
 
 /** The items of each of an event's child arrays, flattened (in the order of `flat.childArrays`). */
@@ -200,6 +199,7 @@ function arraysJson(items: readonly (readonly Flattened[])[]): string[] {
   });
 }
 
+/** `plans`: the shape plans to use and fill (default: the module's own, shared by every call). */
 export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sharedPlans): FlattenResult {
   const { accountId, visitorId, sid } = input;
   // Ids become key parts unencoded: validating them here keeps '#' (the key separator) out.
