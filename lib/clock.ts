@@ -50,5 +50,6 @@ export class CompressedClock implements Clock {
 export const SECOND_MS = 1000;
 export const MINUTE_MS = 60 * SECOND_MS;
 export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
 /** LivePerson keeps a session in memory for at most six hours ("maybe less"). */
 export const SESSION_MAX_AGE_MS = 6 * HOUR_MS;

@@ -30,7 +30,7 @@
  * GSI attributes are OMITTED (never null) when they cannot be computed: a NULL in an index key attribute would
  * fail the write. gsi2/gsi3 need a timestamp that `isIndexableMs` accepts (their partition holds the day).
  */
-import { HOUR_MS } from '../clock';
+import { DAY_MS } from '../clock';
 import { assertValidId } from '../ids';
 import { CAPTURE_DAY_SHARDS } from '../store/schema';
 import { canonicalJson, shortHash } from './canonical';
@@ -125,7 +125,6 @@ export function utcDay(ms: number): string {
   }
   return lastDay.day;
 }
-const DAY_MS = 24 * HOUR_MS;
 let lastDay = { startMs: -Infinity, day: '' };
 
 /** Stable shard of a session in [0, CAPTURE_DAY_SHARDS): first 32 bits of sha256(sid). */

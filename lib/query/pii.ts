@@ -4,6 +4,7 @@
  * the same thing. Rules look at the column's source path in the Visit Information answer (or, for our own
  * columns, at the name), case-insensitively; the first rule that matches wins.
  */
+import { DAY_MS } from '../clock';
 import { QUEUE_ITEM_RETENTION_AFTER_DEADLINE_MS } from '../store/dynamo-queue';
 
 export type PiiCategory =
@@ -68,8 +69,6 @@ export interface RetentionRule {
   store: string;
   retention: string;
 }
-
-const DAY_MS = 86_400_000;
 
 export const RETENTION: readonly RetentionRule[] = [
   {

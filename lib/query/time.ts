@@ -7,9 +7,8 @@
  * millisecond rounds up (stored times are whole milliseconds, so `t >= from` and `t < to` keep their meaning).
  */
 import { isIndexableMs, utcDay } from '../capture/rows';
+import { DAY_MS } from '../clock';
 import { QueryArgumentError } from './errors';
-
-export const DAY_MS = 86_400_000;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME =
