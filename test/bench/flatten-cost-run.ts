@@ -7,6 +7,7 @@
  * Prints `{"started":true}`, then the figures as one JSON line.
  */
 import './env';
+import { runChild } from './child';
 import { benchFlattenCost } from './flatten-cost';
 
 async function main(): Promise<void> {
@@ -16,12 +17,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `flatten-cost-run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runChild('flatten-cost-run', main);

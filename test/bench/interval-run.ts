@@ -7,6 +7,7 @@
  * Prints `{"started":true}`, then the LocalRunReport as one JSON line.
  */
 import './env';
+import { runChild } from './child';
 import { runLocal } from '../../lib/local/run';
 import { silentLog } from '../../lib/log';
 
@@ -25,12 +26,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `interval-run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runChild('interval-run', main);

@@ -7,6 +7,7 @@
  * Prints `{"started":true}` first, then `RssTickResult` when the tick is over.
  */
 import './env';
+import { runChild } from './child';
 import fs from 'node:fs';
 import { systemClock } from '../../lib/clock';
 import { createStorage } from '../../lib/wiring';
@@ -77,12 +78,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `rss-tick: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runChild('rss-tick', main);
