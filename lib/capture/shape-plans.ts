@@ -15,8 +15,9 @@
  * test/unit/capture-flatten-plans.test.ts holds the flattener with shared plans to the plain one
  * (test/support/flatten-oracle.ts) on simulator answers and generated look-alike objects.
  *
- * Objects too deep or too large to plan (past MAX_PLAN_DEPTH / MAX_PLAN_TOKENS) are flattened with a plan made
- * for them alone and not kept: the same columns, without the cache.
+ * Objects too deep or too large to plan (past MAX_PLAN_DEPTH / MAX_PLAN_TOKENS), and objects of a kind whose
+ * shapes rarely repeat (see ShapePlans), are flattened with a plan made for them alone and not kept: the same
+ * columns, without the cache.
  */
 import type { Json, JsonObject } from '../liveperson/types';
 import { canonicalJson, isJsonObject, scalarJson } from './canonical';
@@ -391,7 +392,10 @@ function makePlan(
   );
 }
 
-/** Objects too deep or large to keep a plan for: planned for themselves alone, their values read by path. */
+/**
+ * Objects flattened without keeping a plan (too deep or large to keep one, or of a kind whose shapes rarely
+ * repeat): planned for themselves alone, their values read by path.
+ */
 function flattenOnce(sources: readonly PlanSource[], objectArrays: 'json' | 'children'): Flattened {
   const nodes: (Json | undefined)[] = [];
   const plan = planFrom(sources, objectArrays, [], 0, (source, path) => {
