@@ -9,7 +9,8 @@
  * and exits 0.
  *
  * Flags: --port N (0 = any free port), --host H (127.0.0.1), --seed N (1), --account ID (12345678),
- * --sessions N (0), --duration-ms N (default: six hours or an early end), --event-rate N (events/hour),
+ * --sessions N (0), --age-ms N (the sessions started N ms before the simulator did: they are that old when it
+ * starts listening; 0), --duration-ms N (default: six hours or an early end), --event-rate N (events/hour),
  * --early-end-probability P, --speed S (simulated time runs S times faster than the wall clock; 1),
  * --latency-ms N or MIN-MAX, --server-error-rate, --throttle-rate, --retry-after-sec, --reset-rate,
  * --malformed-rate, --hang-rate.
@@ -27,6 +28,7 @@ const NUMERIC_FLAGS = [
   'port',
   'seed',
   'sessions',
+  'age-ms',
   'duration-ms',
   'event-rate',
   'early-end-probability',
@@ -98,10 +100,14 @@ export async function main(argv: readonly string[]): Promise<VisitSimulator> {
       ? { earlyEndProbability: flags['early-end-probability'] }
       : {}),
   });
+  const ageMs = flags['age-ms'] ?? 0;
+  if (ageMs < 0) throw new Error(`--age-ms must be 0 or more, got ${ageMs}`);
+  const startTimeMs = clock.nowMs() - ageMs;
   const sessions = [];
   for (let i = 0; i < (flags.sessions ?? 0); i++) {
     sessions.push(
       world.startSession({
+        startTimeMs,
         ...(flags['duration-ms'] !== undefined ? { durationMs: flags['duration-ms'] } : {}),
         ...(flags['event-rate'] !== undefined ? { eventRatePerHour: flags['event-rate'] } : {}),
       }),

@@ -16,11 +16,14 @@ interface Ready {
 
 describe('simulator process entry', () => {
   it('parses its flags', () => {
-    expect(parseFlags(['--port', '0', '--latency-ms=10-20', '--sessions', '3'])).toEqual({
-      port: 0,
-      'latency-ms': '10-20',
-      sessions: 3,
-    });
+    expect(parseFlags(['--port', '0', '--latency-ms=10-20', '--sessions', '3', '--age-ms', '60000'])).toEqual(
+      {
+        port: 0,
+        'latency-ms': '10-20',
+        sessions: 3,
+        'age-ms': 60000,
+      },
+    );
     expect(() => parseFlags(['--nope', '1'])).toThrow(/unknown flag/);
     expect(() => parseFlags(['--seed', 'x'])).toThrow(/number/);
   });
@@ -30,7 +33,21 @@ describe('simulator process entry', () => {
     for (const k of ['LP_CONSUMER_KEY', 'LP_CONSUMER_SECRET', 'LP_TOKEN', 'LP_TOKEN_SECRET']) delete env[k];
     const child = spawn(
       process.execPath,
-      ['--require', 'tsx/cjs', 'lib/simulator/process.ts', '--port', '0', '--seed', '5', '--sessions', '3'],
+      [
+        '--require',
+        'tsx/cjs',
+        'lib/simulator/process.ts',
+        '--port',
+        '0',
+        '--seed',
+        '5',
+        '--sessions',
+        '3',
+        '--age-ms',
+        '1200000',
+        '--early-end-probability',
+        '0',
+      ],
       { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -43,6 +60,12 @@ describe('simulator process entry', () => {
       });
       const ready = JSON.parse(line) as Ready;
       expect(ready.sessions).toHaveLength(3);
+      // --age-ms: the sessions were already 20 minutes old when the simulator started.
+      const listeningAtMs = Date.now();
+      for (const session of ready.sessions) {
+        expect(session.startTimeMs).toBeLessThanOrEqual(listeningAtMs - 1_200_000);
+        expect(session.startTimeMs).toBeGreaterThan(listeningAtMs - 1_200_000 - 60_000);
+      }
       expect(ready.baseUrl).toBe(`http://${ready.host}`);
       const s = ready.sessions[0];
       if (s === undefined) throw new Error('no session');
