@@ -29,7 +29,7 @@ export interface StorageSettings {
 }
 
 export interface PollerSettings {
-  /** Concurrent fetches per tick. @default 32 */
+  /** Concurrent fetches per tick (twice as many sessions in flight: see Poller.tick). @default 32 */
   concurrency: number;
   /** Re-poll interval of a live session. @default 600 (10 min) */
   pollIntervalSec: number;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { flattenVisitState } from '../capture/flatten';
 import { outcomeKeys, OUTCOME_ROW_TYPE } from '../capture/rows';
 import { systemClock, type Clock } from '../clock';
@@ -113,9 +113,16 @@ function emptySummary(tickId: string, startedAtMs: number): TickSummary {
 
 class TickStopped extends Error {}
 
+/** A claimed item reached a fetch slot after the tick's budget for starting fetches ended. */
+class BudgetSpent extends Error {}
+
+/** Items in flight per fetch slot (see tick). */
+export const ITEMS_PER_FETCH_SLOT = 2;
+
 /**
  * One tick: pages through every due item, claims each with a conditional update (so concurrent pollers never
- * fetch the same item), fetches through p-limit, flattens, writes the new rows, records the outcome.
+ * fetch the same item), fetches (at most `concurrency` at once, p-limit), flattens, writes the new rows, records
+ * the outcome.
  */
 export class Poller {
   private readonly wallClock: Clock;
@@ -146,7 +153,11 @@ export class Poller {
       this.wallClock.nowMs() + tickOptions.budgetMs - (tickOptions.safetyMarginMs ?? this.safetyMarginMs);
     const force = tickOptions.force ?? false;
     const summary = emptySummary(tickId, tickStartMs);
-    const limit = pLimit(this.options.concurrency);
+    // `concurrency` bounds fetches (LivePerson's load). An item also spends time in DynamoDB calls (claim before
+    // its fetch, rows and ack after): with one item per fetch slot, every slot sat idle through those. Twice as
+    // many items as fetch slots keeps the slots busy while bounding what a tick holds in memory.
+    const limit = pLimit(ITEMS_PER_FETCH_SLOT * this.options.concurrency);
+    const fetchLimit = pLimit(this.options.concurrency);
     const rateLimiter = new RateLimiter(this.options.maxRequestsPerSec ?? 0, this.wallClock);
     const stop = new AbortController();
     // Every task in flight hooks on this signal while it waits for a rate slot or a fetch, and unhooks after:
@@ -162,6 +173,8 @@ export class Poller {
       summary,
       stop,
       rateLimiter,
+      fetchLimit,
+      claimUntilWallMs,
       refreshCredentialsOnce: () => {
         credentialsRefresh ??= this.deps.source.refreshCredentials();
         return credentialsRefresh;
@@ -196,9 +209,7 @@ export class Poller {
             if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
             continue;
           }
-          const task = limit(() => this.handle(item, context, claimUntilWallMs)).finally(() =>
-            inFlight.delete(task),
-          );
+          const task = limit(() => this.handle(item, context)).finally(() => inFlight.delete(task));
           inFlight.add(task);
         }
         // Keep the limiter fed, but read the next page only when this one is mostly under way.
@@ -217,10 +228,10 @@ export class Poller {
     return summary;
   }
 
-  private async handle(item: QueueItem, ctx: ItemContext, claimUntilWallMs: number): Promise<void> {
+  private async handle(item: QueueItem, ctx: ItemContext): Promise<void> {
     const { summary } = ctx;
     if (ctx.stop.signal.aborted) return;
-    if (this.wallClock.nowMs() >= claimUntilWallMs) {
+    if (this.wallClock.nowMs() >= ctx.claimUntilWallMs) {
       summary.itemsDeferred++;
       if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
       return;
@@ -243,6 +254,11 @@ export class Poller {
     } catch (error) {
       // Leave the item as it was: its lease goes, it is due again at its previous time.
       await this.deps.queue.release(claimed, ctx.tickId).catch(() => undefined);
+      if (error instanceof BudgetSpent) {
+        summary.itemsDeferred++;
+        if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+        return;
+      }
       if (error instanceof RequestCancelledError || ctx.stop.signal.aborted) {
         summary.itemsDeferred++;
         return;
@@ -398,11 +414,16 @@ export class Poller {
     }
   }
 
-  private async fetch(item: QueueItem, ctx: ItemContext): Promise<FetchOutcome> {
-    await ctx.rateLimiter.take(ctx.stop.signal);
-    if (ctx.stop.signal.aborted) throw new RequestCancelledError('tick stopped');
-    ctx.summary.fetchAttempts++;
-    return this.deps.source.fetchState(item.visitorId, item.sid, { signal: ctx.stop.signal });
+  private fetch(item: QueueItem, ctx: ItemContext): Promise<FetchOutcome> {
+    return ctx.fetchLimit(async () => {
+      // A claimed item may wait for a fetch slot: one that gets it after the budget's end hands its item
+      // back, so the safety margin still only has to cover one fetch and its writes.
+      if (this.wallClock.nowMs() >= ctx.claimUntilWallMs) throw new BudgetSpent();
+      await ctx.rateLimiter.take(ctx.stop.signal);
+      if (ctx.stop.signal.aborted) throw new RequestCancelledError('tick stopped');
+      ctx.summary.fetchAttempts++;
+      return this.deps.source.fetchState(item.visitorId, item.sid, { signal: ctx.stop.signal });
+    });
   }
 
   private async store(
@@ -527,6 +548,10 @@ interface ItemContext {
   summary: TickSummary;
   stop: AbortController;
   rateLimiter: RateLimiter;
+  /** At most `concurrency` fetches at once, whatever the number of items in flight. */
+  fetchLimit: LimitFunction;
+  /** Past this wall time, no item is claimed and no claimed item starts a fetch. */
+  claimUntilWallMs: number;
   refreshCredentialsOnce(): Promise<void>;
   fault(reason: string): void;
 }

@@ -2,6 +2,7 @@ import { HOUR_MS, MINUTE_MS, SESSION_MAX_AGE_MS } from '../../lib/clock';
 import type { LivePersonCredentials } from '../../lib/liveperson/oauth';
 import type { CredentialsProvider } from '../../lib/liveperson/credentials';
 import { flattenVisitState } from '../../lib/capture/flatten';
+import { ITEMS_PER_FETCH_SLOT } from '../../lib/poller/poller';
 import { NO_FAULTS } from '../../lib/simulator/server';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { buildPipeline } from '../support/pipeline';
@@ -290,6 +291,84 @@ describe('Poller (dynalite + simulator, one manual clock)', () => {
     expect(items.filter((i) => i.pollCount === 0 && i.nextPollAtMs! <= sim.clock.nowMs())).toHaveLength(
       summary.itemsDeferred,
     );
+  });
+
+  it('fetches at most `concurrency` at once, and claims and stores other items meanwhile', async () => {
+    const concurrency = 3;
+    let fetching = 0;
+    let storing = 0;
+    let maxFetching = 0;
+    let maxBusy = 0;
+    const watch = (): void => {
+      maxFetching = Math.max(maxFetching, fetching);
+      maxBusy = Math.max(maxBusy, fetching + storing);
+    };
+    const p = await buildPipeline(dynamo, sim, {
+      clock: sim.clock,
+      poller: { concurrency },
+      wrapSource: (client) => ({
+        refreshCredentials: () => client.refreshCredentials(),
+        async fetchState(visitorId, sid, options) {
+          fetching++;
+          watch();
+          try {
+            return await client.fetchState(visitorId, sid, options);
+          } finally {
+            fetching--;
+          }
+        },
+      }),
+      // Slow writes: with one item per fetch slot, fetch slots would sit idle through them.
+      wrapStore: (store) => ({
+        sessionRows: (accountId, sid) => store.sessionRows(accountId, sid),
+        async putRows(rows) {
+          storing++;
+          watch();
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 40));
+            return await store.putRows(rows);
+          } finally {
+            storing--;
+          }
+        },
+      }),
+    });
+    sim.simulator.setFaults({ latencyMs: 40 });
+    const sessions = Array.from({ length: 24 }, () => sim.world.startSession());
+    await p.storage.queue.enqueue(
+      TEST_ACCOUNT,
+      sessions.map((s) => ({ visitorId: s.visitorId, sid: s.sid })),
+    );
+    const summary = await p.poller.tick(BUDGET);
+    expect(summary.fetches.ok).toBe(24);
+    expect(maxFetching).toBe(concurrency);
+    expect(maxBusy).toBeGreaterThan(concurrency);
+    expect(maxBusy).toBeLessThanOrEqual(ITEMS_PER_FETCH_SLOT * concurrency);
+    expect((await p.items()).every((i) => i.pollCount === 1 && i.leaseOwner === undefined)).toBe(true);
+  });
+
+  it('hands back a claimed item that reaches a fetch slot after the budget ended', async () => {
+    const p = await buildPipeline(dynamo, sim, {
+      clock: sim.clock,
+      poller: { concurrency: 1, pageSize: 10 },
+    });
+    sim.simulator.setFaults({ latencyMs: 400 });
+    const sessions = Array.from({ length: 3 }, () => sim.world.startSession());
+    await p.storage.queue.enqueue(
+      TEST_ACCOUNT,
+      sessions.map((s) => ({ visitorId: s.visitorId, sid: s.sid })),
+    );
+    // The first item fetches at once; the second is claimed beside it and waits for the one fetch slot,
+    // which frees after the budget (200 ms) ended; the third is never claimed.
+    const summary = await p.poller.tick({ budgetMs: 200, safetyMarginMs: 0 });
+    expect(summary.fetchAttempts).toBe(1);
+    expect(summary.itemsClaimed).toBe(2);
+    expect(summary.itemsDeferred).toBe(2);
+    expect(summary.stoppedBy).toBe('budget');
+    const items = await p.items();
+    expect(items.filter((i) => i.leaseOwner !== undefined)).toHaveLength(0);
+    // Handed back as it was: due now, never polled.
+    expect(items.filter((i) => i.pollCount === 0 && i.nextPollAtMs! <= sim.clock.nowMs())).toHaveLength(2);
   });
 
   it('keeps unknown event types and counts them', async () => {

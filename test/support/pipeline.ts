@@ -3,12 +3,12 @@ import type { Clock } from '../../lib/clock';
 import type { CredentialsProvider } from '../../lib/liveperson/credentials';
 import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
 import { FixedBaseUrl } from '../../lib/liveperson/base-url';
-import { VisitInformationClient } from '../../lib/liveperson/client';
+import { VisitInformationClient, type VisitStateSource } from '../../lib/liveperson/client';
 import { silentLog } from '../../lib/log';
 import { Poller, type PollerOptions } from '../../lib/poller/poller';
 import { defaultPollPolicy } from '../../lib/poller/policy';
 import type { QueueItem } from '../../lib/queue/model';
-import type { StoredRow } from '../../lib/store/capture-store';
+import type { CaptureStore, StoredRow } from '../../lib/store/capture-store';
 import { createStorage, type Storage } from '../../lib/wiring';
 import type { LocalDynamo } from './dynalite';
 import { TEST_ACCOUNT, type SimulatorFixture } from './simulator';
@@ -32,6 +32,9 @@ export async function buildPipeline(
     credentials?: CredentialsProvider;
     poller?: Partial<PollerOptions>;
     requestTimeoutMs?: number;
+    /** Wraps what the poller fetches from and stores into (to watch or slow them down). */
+    wrapSource?: (client: VisitStateSource) => VisitStateSource;
+    wrapStore?: (store: CaptureStore) => CaptureStore;
   } = {
     clock: sim.clock,
   },
@@ -48,8 +51,8 @@ export async function buildPipeline(
   const poller = new Poller(
     {
       queue: storage.queue,
-      store: storage.store,
-      source: client,
+      store: options.wrapStore ? options.wrapStore(storage.store) : storage.store,
+      source: options.wrapSource ? options.wrapSource(client) : client,
       clock: options.clock,
       log: silentLog,
       random: () => 0.5,
