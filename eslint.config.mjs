@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', '**/*.js', '!lib/cli/lpv.js'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', '.scratch/', '**/*.js', '!lib/cli/lpv.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

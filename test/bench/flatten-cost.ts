@@ -2,7 +2,6 @@
  * Figure 3: flatten time per answer against JSON.parse of the same body (the floor: parsing is what every
  * answer costs anyway), for a full six-hour simulator session and for the spec's example answer.
  */
-import { buildSync } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { flattenVisitState } from '../../lib/capture/flatten';
@@ -10,6 +9,7 @@ import { HOUR_MS, ManualClock } from '../../lib/clock';
 import type { VisitState } from '../../lib/liveperson/types';
 import { SimulatedWorld } from '../../lib/simulator/world';
 import { rowDigest } from '../../lib/poller/digests';
+import { bundledSource } from './bundle';
 import { ROOT } from './processes';
 import { fixed, median, type Figure } from './report';
 
@@ -44,25 +44,11 @@ function specExample(): Body {
 
 type Flatten = typeof flattenVisitState;
 
-/**
- * The flattener as the Lambda runs it: lib/capture/flatten.ts bundled by esbuild into one minified CommonJS
- * file, as infra/function.ts's BUNDLING does for the deployed functions. Run through tsx instead, every call
- * from one module into another goes through an export getter (tsx's CommonJS interop); the bundle has none.
- */
+/** The flattener as the Lambda runs it (see bundle.ts): lib/capture/flatten.ts bundled and loaded here. */
 function bundledFlatten(): Flatten {
-  const built = buildSync({
-    entryPoints: [path.join(ROOT, 'lib/capture/flatten.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    minify: true,
-    target: `node${process.versions.node.split('.')[0]}`,
-    write: false,
-    logLevel: 'silent',
-  });
   const module = { exports: {} as { flattenVisitState?: Flatten } };
   // The bundle is our own code, compiled a moment ago; it needs only Node's built-ins.
-  new Function('module', 'exports', 'require', built.outputFiles[0]?.text ?? '')(
+  new Function('module', 'exports', 'require', bundledSource('lib/capture/flatten.ts'))(
     module,
     module.exports,
     require,

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SessionInfo } from '../../lib/simulator/world';
 
-export const ROOT = path.resolve(__dirname, '../..');
+/** The repository root; a bundled child (bundle.ts), which runs from a temporary directory, is told it. */
+export const ROOT = process.env.LPV_BENCH_ROOT ?? path.resolve(__dirname, '../..');
 
 /** Every child the bench started and has not stopped yet, so that a crash still ends them (by pid). */
 const running = new Set<ChildProcess>();
@@ -29,18 +30,26 @@ export async function startTsProcess<T>(
   label: string,
   env: Record<string, string> = {},
 ): Promise<{ ready: T; child: ChildHandle; stdoutLines: AsyncIterable<string> }> {
+  return startNodeProcess<T>(['--import', 'tsx', path.join(ROOT, script), ...args], label, env);
+}
+
+/** `node ...nodeArgs` in the repository root; resolves as startTsProcess does. */
+export async function startNodeProcess<T>(
+  nodeArgs: readonly string[],
+  label: string,
+  env: Record<string, string> = {},
+): Promise<{ ready: T; child: ChildHandle; stdoutLines: AsyncIterable<string> }> {
   const proc = spawn(
     process.execPath,
-    [
-      ...(process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(' ').filter((o) => o !== ''),
-      '--import',
-      'tsx',
-      path.join(ROOT, script),
-      ...args,
-    ],
+    [...(process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(' ').filter((o) => o !== ''), ...nodeArgs],
     {
       cwd: ROOT,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        LPV_BENCH_ROOT: ROOT,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -134,7 +143,15 @@ export async function startDynamoProcess(): Promise<DynamoProcess> {
 
 /** Runs a bench child to completion and returns the last JSON line it printed. */
 export async function runTsChild<T>(script: string, args: readonly string[], label: string): Promise<T> {
-  const { ready, child, stdoutLines } = await startTsProcess<unknown>(script, args, label);
+  return lastLineOf<T>(await startTsProcess<unknown>(script, args, label), label);
+}
+
+/** Reads a started child's stdout to its end and returns its last JSON line; throws if it exited non-zero. */
+export async function lastLineOf<T>(
+  started: { ready: unknown; child: ChildHandle; stdoutLines: AsyncIterable<string> },
+  label: string,
+): Promise<T> {
+  const { ready, child, stdoutLines } = started;
   let last: unknown = ready;
   for await (const line of stdoutLines) if (line.trim() !== '') last = JSON.parse(line);
   const code = await child.exited;

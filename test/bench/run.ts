@@ -7,7 +7,8 @@
  *   npm run bench -- --only 1,3   some figures only
  *
  * BENCH_CHILD_NODE_OPTIONS adds node options to the bench's child processes (the simulator, dynalite, the
- * figure-5 tick), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where each one spends its time.
+ * figure-5 tick), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where each one spends its time;
+ * BENCH_PROFILE_TICK=file.cpuprofile profiles figure 2's last tick alone (end-to-end.ts).
  *
  * The simulator and dynalite run in processes of their own (lib/simulator/process.ts, dynalite-process.ts),
  * so the code under measurement does not share its process with them. Exit 0 whatever was measured (a MISS
@@ -17,7 +18,8 @@ import './env';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDynamoCalls } from './dynamo-calls';
-import { benchEndToEnd } from './end-to-end';
+import { runBundledChild } from './bundle';
+import type { EndToEndOptions } from './end-to-end';
 import { benchFetchPath } from './fetch-path';
 import { benchIntervals } from './intervals';
 import { benchPeakRss } from './peak-rss';
@@ -28,6 +30,7 @@ interface Sizes {
   fetches: number;
   warmupFetches: number;
   e2eSessions: number;
+  e2eRounds: number;
   referenceSessions: number;
   referenceWarmupPasses: number;
   rssSessions: number;
@@ -41,6 +44,7 @@ const FULL: Sizes = {
   fetches: 6400,
   warmupFetches: 3000,
   e2eSessions: 600,
+  e2eRounds: 5,
   referenceSessions: 300,
   referenceWarmupPasses: 5,
   rssSessions: 10_000,
@@ -55,6 +59,7 @@ const QUICK: Sizes = {
   fetches: 3200,
   warmupFetches: 2000,
   e2eSessions: 300,
+  e2eRounds: 3,
   referenceSessions: 150,
   referenceWarmupPasses: 4,
   rssSessions: 2000,
@@ -103,13 +108,20 @@ async function main(): Promise<number> {
       '2',
       'end to end',
       () =>
-        benchEndToEnd({
-          concurrency: 32,
-          latencyMs: 50,
-          sessions: sizes.e2eSessions,
-          referenceSessions: sizes.referenceSessions,
-          warmupPasses: sizes.referenceWarmupPasses,
-        }),
+        runBundledChild<Line[]>(
+          'test/bench/end-to-end-run.ts',
+          [
+            JSON.stringify({
+              concurrency: 32,
+              latencyMs: 50,
+              sessions: sizes.e2eSessions,
+              rounds: sizes.e2eRounds,
+              referenceSessions: sizes.referenceSessions,
+              warmupPasses: sizes.referenceWarmupPasses,
+            } satisfies EndToEndOptions),
+          ],
+          'end to end',
+        ),
     ],
     [
       '3',
