@@ -24,7 +24,7 @@ import { POLLER_DYNAMODB_ACTIONS } from '../../infra/poller';
 import { LpVisitCaptureStack } from '../../infra/stack';
 import { httpApiEvent, scheduledEvent } from '../infra/events';
 import { BASE_CONTEXT } from '../infra/stack-fixture';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { startDynalite, type LocalDynamo } from '../support/local-dynamo';
 
 /**
  * What runs in AWS is the esbuild bundle, not the sources. This test synthesizes the real stack (NodejsFunction

@@ -5,7 +5,7 @@ import type { StorageSettings } from '../../lib/config';
 import type { QueueItem } from '../../lib/queue/model';
 import { createStorage } from '../../lib/wiring';
 import { runLpv, spawnLpv } from '../support/cli';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { startDynalite, type LocalDynamo } from '../support/local-dynamo';
 import { startSimulator, TEST_ACCOUNT, type SimulatorFixture } from '../support/simulator';
 
 // The CLI runs in child processes on the wall clock; the simulator shares it.

@@ -11,7 +11,7 @@ import {
   TRUNCATION_MARKER,
 } from '../../lib/store/dynamo-capture-store';
 import type { StoredRow } from '../../lib/store/capture-store';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
 
 const KEYS = new Set(CAPTURE_KEY_ATTRIBUTES);
 
@@ -27,11 +27,11 @@ function row(i: number, extra: Partial<StoredRow> = {}): StoredRow {
   };
 }
 
-describe('DynamoCaptureStore', () => {
+describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
   let dynamo: LocalDynamo;
   beforeAll(async () => {
-    dynamo = await startDynalite();
-  });
+    dynamo = await start();
+  }, 60_000);
   afterAll(async () => {
     await dynamo.close();
   });

@@ -12,7 +12,7 @@ import { createStorage } from '../../lib/wiring';
 import { systemClock } from '../../lib/clock';
 import type { StorageSettings } from '../../lib/config';
 import { httpApiEvent } from '../infra/events';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { startDynalite, type LocalDynamo } from '../support/local-dynamo';
 import { fakeDateOnly } from '../support/fake-date';
 
 /**

@@ -4,7 +4,7 @@ import type { CredentialsProvider } from '../../lib/liveperson/credentials';
 import { flattenVisitState } from '../../lib/capture/flatten';
 import { ITEMS_PER_FETCH_SLOT } from '../../lib/poller/poller';
 import { NO_FAULTS } from '../../lib/simulator/server';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { startDynalite, type LocalDynamo } from '../support/local-dynamo';
 import { buildPipeline } from '../support/pipeline';
 import { startSimulator, TEST_ACCOUNT, type SimulatorFixture } from '../support/simulator';
 

@@ -16,7 +16,7 @@ import { VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld } from '../../lib/simulator/world';
 import type { StoredRow } from '../../lib/store/capture-store';
 import { createPoller, createStorage, createVisitClient, type Storage } from '../../lib/wiring';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { startDynalite, type LocalDynamo } from '../support/local-dynamo';
 import { parseCsv, runCli, type CliResult } from '../support/query-cli';
 
 const ACCOUNT = '12345678';

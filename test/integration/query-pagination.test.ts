@@ -13,7 +13,7 @@ import { CaptureReader } from '../../lib/query/reader';
 import type { StoredRow } from '../../lib/store/capture-store';
 import { CAPTURE_DAY_SHARDS } from '../../lib/store/schema';
 import { createStorage, type Storage } from '../../lib/wiring';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
 import { parseCsv, runCli } from '../support/query-cli';
 
 const ACCOUNT = '12345678';
@@ -26,7 +26,7 @@ async function all<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-describe('CaptureReader over more than one page', () => {
+describe.each(storageBackends())('CaptureReader over more than one page, on $name', ({ start }) => {
   let dynamo: LocalDynamo;
   let storage: Storage;
   let env: Env;
@@ -52,7 +52,7 @@ describe('CaptureReader over more than one page', () => {
     new CaptureReader(storage.documentClient, { tableName, accountId: ACCOUNT, ...options });
 
   beforeAll(async () => {
-    dynamo = await startDynalite();
+    dynamo = await start();
     const settings = dynamo.settings('paging');
     await dynamo.createTables(settings);
     tableName = settings.captureTable;

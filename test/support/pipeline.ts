@@ -10,7 +10,7 @@ import { defaultPollPolicy } from '../../lib/poller/policy';
 import type { QueueItem } from '../../lib/queue/model';
 import type { CaptureStore, StoredRow } from '../../lib/store/capture-store';
 import { createStorage, type Storage } from '../../lib/wiring';
-import type { LocalDynamo } from './dynalite';
+import type { LocalDynamo } from './local-dynamo';
 import { TEST_ACCOUNT, type SimulatorFixture } from './simulator';
 
 export interface Pipeline {
