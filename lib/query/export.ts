@@ -6,7 +6,7 @@
  * UTC day × shard, sessionsInRange), then each session's rows are read from its own partition (one Query per
  * session, sessionRows), outcome rows included. A session is exported once even when both its session row and
  * its outcome row are listed. Cost: (days × CAPTURE_DAY_SHARDS) + sessions Queries, each reading only what it
- * returns. Not exported: sessions whose start time could not be dated and that have no outcome row yet (they are
+ * returns; up to `parallelSessions` sessions are read at once. Not exported: sessions whose start time could not be dated and that have no outcome row yet (they are
  * in no time index).
  *
  * Files: `<outDir>/rowType=<t>/dt=<d>/part-00000.ndjson`, a new part every `maxRowsPerFile` rows; one JSON object
@@ -31,6 +31,8 @@ export interface ExportOptions {
   maxRowsPerFile?: number;
   /** Buffered bytes per partition before they are appended to the file. @default 1048576 (1 MiB) */
   flushBytes?: number;
+  /** Sessions whose rows are read at once (each one Query, or more for a large session). @default 8 */
+  parallelSessions?: number;
   /** Called after each session is written (sessions done, rows written). */
   onSession?: (sessions: number, rows: number) => void;
 }
@@ -110,8 +112,18 @@ async function prepareTarget(outDir: string): Promise<void> {
   }
 }
 
+async function readAll<T>(rows: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const row of rows) all.push(row);
+  return all;
+}
+
 export async function exportRange(reader: CaptureReader, options: ExportOptions): Promise<ExportSummary> {
   const maxRowsPerFile = options.maxRowsPerFile ?? 100_000;
+  const parallelSessions = options.parallelSessions ?? 8;
+  if (!(Number.isInteger(parallelSessions) && parallelSessions > 0)) {
+    throw new TypeError(`parallelSessions must be a positive integer, got ${parallelSessions}`);
+  }
   if (!(Number.isInteger(maxRowsPerFile) && maxRowsPerFile > 0)) {
     throw new TypeError(`maxRowsPerFile must be a positive integer, got ${maxRowsPerFile}`);
   }
@@ -120,18 +132,31 @@ export async function exportRange(reader: CaptureReader, options: ExportOptions)
   const seen = new Set<string>();
   const rowsByType: Record<string, number> = {};
   let rows = 0;
-  for await (const listed of reader.sessionsInRange(options.range)) {
-    const sid = listed.sid;
-    if (typeof sid !== 'string' || seen.has(sid)) continue;
-    seen.add(sid);
-    for await (const row of reader.sessionRows(sid)) {
+  let written = 0;
+  const writeSession = async (sessionRows: readonly StoredRow[]): Promise<void> => {
+    for (const row of sessionRows) {
       await writer.write(row, JSON.stringify(toAnalystRow(row, options.raw ?? false)));
       const type = String(row.rowType);
       rowsByType[type] = (rowsByType[type] ?? 0) + 1;
       rows += 1;
     }
-    options.onSession?.(seen.size, rows);
+    written += 1;
+    options.onSession?.(written, rows);
+  };
+  // One Query round trip per session dominated long exports: the next sessions' rows are read while the
+  // current one is written, in listing order, so the files are exactly what a one-at-a-time export writes.
+  const ahead: Array<Promise<StoredRow[]>> = [];
+  for await (const listed of reader.sessionsInRange(options.range)) {
+    const sid = listed.sid;
+    if (typeof sid !== 'string' || seen.has(sid)) continue;
+    seen.add(sid);
+    const read = readAll(reader.sessionRows(sid));
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    read.catch(() => undefined);
+    ahead.push(read);
+    if (ahead.length >= parallelSessions) await writeSession(await (ahead.shift() as Promise<StoredRow[]>));
   }
+  while (ahead.length > 0) await writeSession(await (ahead.shift() as Promise<StoredRow[]>));
   await writer.close();
   return { sessions: seen.size, rows, rowsByType, files: [...writer.files].sort() };
 }

@@ -11,6 +11,8 @@ import { HOUR_MS, ManualClock, MINUTE_MS, SESSION_MAX_AGE_MS } from '../../lib/c
 import type { Env } from '../../lib/config';
 import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
 import { JsonLineLog } from '../../lib/log';
+import { exportRange } from '../../lib/query/export';
+import { CaptureReader } from '../../lib/query/reader';
 import { INTERNAL_COLUMNS } from '../../lib/query/rows';
 import { VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld } from '../../lib/simulator/world';
@@ -591,6 +593,55 @@ describe('lpv query and lpv export over a capture table filled by the poller', (
       expect(written.sort(byJson)).toEqual(all.sort(byJson));
       const summary = JSON.parse(result.stdout) as Row;
       expect(summary).toMatchObject({ sessions: 5, rows: all.length, files: expectedFiles });
+    });
+
+    it('reads several sessions ahead, and writes exactly what a one-at-a-time export writes', async () => {
+      const range = { fromMs: at('2024-03-10T00:00:00Z'), toMs: at('2024-03-12T00:00:00Z') };
+      const exportWith = async (
+        parallelSessions: number,
+      ): Promise<{ files: Map<string, string>; maxReading: number; sessions: number[] }> => {
+        const reader = new CaptureReader(storage.documentClient, {
+          tableName: env.CAPTURE_TABLE as string,
+          accountId: ACCOUNT,
+        });
+        let reading = 0;
+        let maxReading = 0;
+        const sessionRows = reader.sessionRows.bind(reader);
+        // Slow reads, so that reading ahead shows.
+        reader.sessionRows = async function* (sid: string) {
+          reading++;
+          maxReading = Math.max(maxReading, reading);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          try {
+            yield* sessionRows(sid);
+          } finally {
+            reading--;
+          }
+        };
+        const out = join(dir, `parallel-${parallelSessions}`);
+        const sessions: number[] = [];
+        await exportRange(reader, {
+          outDir: out,
+          range,
+          parallelSessions,
+          onSession: (done) => sessions.push(done),
+        });
+        const files = new Map(filesUnder(out).map((f) => [f, readFileSync(join(out, f), 'utf8')]));
+        return { files, maxReading, sessions };
+      };
+      const oneAtATime = await exportWith(1);
+      const ahead = await exportWith(8);
+      expect(oneAtATime.maxReading).toBe(1);
+      expect(ahead.maxReading).toBeGreaterThan(1);
+      expect(ahead.files).toEqual(oneAtATime.files);
+      expect(ahead.sessions).toEqual([1, 2, 3, 4, 5]);
+      await expect(
+        exportRange(new CaptureReader(storage.documentClient, { tableName: 'x', accountId: ACCOUNT }), {
+          outDir: join(dir, 'never'),
+          range,
+          parallelSessions: 0,
+        }),
+      ).rejects.toThrow(/parallelSessions must be a positive integer/);
     });
 
     it('defaults to the 30 UTC days up to the end of today and refuses a non-empty directory', async () => {
