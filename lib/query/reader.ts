@@ -13,7 +13,8 @@
  * bare padMs(from), and padMs(to) itself is never a whole key (keys go on with `#sid...`), so no key of time
  * `to` is <= it. Within a day the shards are merged by sort key (time, then sid, then row key), days follow
  * each other, so the result is in time order. Everything is an async iterator that reads a page only when it
- * needs one: a consumer that stops early (`--limit`) stops the reads.
+ * needs one (apart from the first pages of the next DAYS_READ_AHEAD days of a range): a consumer that stops
+ * early (`--limit`) stops the reads.
  */
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { capturePk, keyPart, padMs } from '../capture/rows';
@@ -46,6 +47,8 @@ export interface CaptureReaderOptions {
   accountId: string;
   /** DynamoDB's `Limit` per Query page; undefined lets DynamoDB fill its 1 MB pages. */
   pageSize?: number;
+  /** Days of a range whose first pages are read ahead (see timeIndex). @default DAYS_READ_AHEAD */
+  daysReadAhead?: number;
   onProgress?: (progress: Readonly<ReadProgress>) => void;
 }
 
@@ -57,6 +60,9 @@ export interface EventsQueryOptions {
 }
 
 type Key = Record<string, unknown>;
+
+/** Days of a time-index read whose first pages are read ahead of the day being merged (see timeIndex). */
+export const DAYS_READ_AHEAD = 3;
 
 /** One partition's pages, read lazily. */
 class Cursor {
@@ -210,7 +216,7 @@ export class CaptureReader {
     this.plan(days.length * shards.length);
     const pkName = index.partitionKey.name;
     const skName = index.sortKey.name;
-    for (const day of days) {
+    const openDay = (day: (typeof days)[number]): { cursors: Cursor[]; firstPages: Promise<unknown> } => {
       const cursors = shards.map((shard) =>
         this.cursor({
           IndexName: index.indexName,
@@ -224,7 +230,23 @@ export class CaptureReader {
         }),
       );
       // The first pages of a day's shards are independent: read them together.
-      await Promise.all(cursors.map((c) => c.peek()));
+      const firstPages = Promise.all(cursors.map((c) => c.peek()));
+      // Awaited when the day's turn comes; until then a failure must not count as unhandled.
+      firstPages.catch(() => undefined);
+      return { cursors, firstPages };
+    };
+    // A long range is mostly tiny partitions, one round trip per day: the next days' first pages are read
+    // while this day's rows are merged and consumed. A consumer that stops early leaves at most `daysAhead`
+    // days of first pages read for nothing.
+    const daysAhead = this.options.daysReadAhead ?? DAYS_READ_AHEAD;
+    const opened: Array<ReturnType<typeof openDay>> = [];
+    let nextDay = 0;
+    while (nextDay < days.length || opened.length > 0) {
+      while (opened.length <= daysAhead && nextDay < days.length) {
+        opened.push(openDay(days[nextDay++] as (typeof days)[number]));
+      }
+      const { cursors, firstPages } = opened.shift() as ReturnType<typeof openDay>;
+      await firstPages;
       for (;;) {
         let best: { cursor: Cursor; key: string } | undefined;
         for (const cursor of cursors) {

@@ -9,7 +9,7 @@ import { captureShardOf, utcDay } from '../../lib/capture/rows';
 import { ManualClock } from '../../lib/clock';
 import type { Env } from '../../lib/config';
 import type { Json, VisitState } from '../../lib/liveperson/types';
-import { CaptureReader } from '../../lib/query/reader';
+import { CaptureReader, DAYS_READ_AHEAD } from '../../lib/query/reader';
 import type { StoredRow } from '../../lib/store/capture-store';
 import { CAPTURE_DAY_SHARDS } from '../../lib/store/schema';
 import { createStorage, type Storage } from '../../lib/wiring';
@@ -160,6 +160,44 @@ describe.each(storageBackends())('CaptureReader over more than one page, on $nam
     const rows = await all(r.eventsInRange('viewedProduct', { fromMs: from, toMs: to }));
     expect(rows.map((x) => ({ ts: x.serverTimeStamp, sid: x.sid }))).toEqual(expected);
     expect(r.stats().partitionsTotal).toBe(3 * CAPTURE_DAY_SHARDS);
+  });
+
+  it('reads the first pages of the next days ahead, at most DAYS_READ_AHEAD of them, and the same rows', async () => {
+    const range = { fromMs: DAY, toMs: DAY + 10 * 86_400_000 };
+    const read = async (
+      daysReadAhead?: number,
+    ): Promise<{ rows: StoredRow[]; maxInFlight: number; queries: number }> => {
+      const r = new CaptureReader(storage.documentClient, {
+        tableName,
+        accountId: ACCOUNT,
+        ...(daysReadAhead !== undefined ? { daysReadAhead } : {}),
+      });
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const page = r.page.bind(r);
+      r.page = async (input, startKey) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          return await page(input, startKey);
+        } finally {
+          inFlight--;
+        }
+      };
+      const rows = await all(r.eventsInRange('lead', range));
+      return { rows, maxInFlight, queries: r.stats().queries };
+    };
+    const whole = await read();
+    expect(whole.rows.map((x) => x.serverTimeStamp)).toEqual(
+      Array.from({ length: 30 }, (_, i) => DAY + 7_200_000 + i * 1000),
+    );
+    expect(DAYS_READ_AHEAD).toBeGreaterThan(0);
+    expect(whole.maxInFlight).toBe((1 + DAYS_READ_AHEAD) * CAPTURE_DAY_SHARDS);
+    // Day by day: the same rows from the same pages, one day's shards at a time.
+    const dayByDay = await read(0);
+    expect(dayByDay.rows).toEqual(whole.rows);
+    expect(dayByDay.maxInFlight).toBe(CAPTURE_DAY_SHARDS);
+    expect(whole.queries).toBe(dayByDay.queries);
   });
 
   it('pages through the CLI too: query events returns all 30 large rows', async () => {
