@@ -48,7 +48,7 @@ export interface EndToEndOptions {
   /** Sessions per round (each round polls a cohort of its own). */
   sessions: number;
   rounds: number;
-  /** Sessions per reference measurement (there are two: before and after the tick). */
+  /** Sessions per reference measurement (rounds + 1 of them: before the first tick and after each). */
   referenceSessions: number;
   /**
    * Unmeasured reference passes first: dynalite's own rate keeps rising over its first ~1,500 reference
