@@ -2,6 +2,8 @@
  * Figure 1: the fetch path alone (VisitInformationClient over its keep-alive http.Agent, p-limit, flatten; no
  * storage) against the simulator in its own process, as a ratio of the ideal rate concurrency / latency.
  * Global fetch (undici with default settings) runs the same path in the same run, as a comparison.
+ *
+ * run.ts runs this module in a child process of its own, bundled as the Lambda is (bundle.ts).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import pLimit from 'p-limit';

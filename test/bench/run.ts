@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { benchDynamoCalls } from './dynamo-calls';
 import { runBundledChild } from './bundle';
 import type { EndToEndOptions } from './end-to-end';
-import { benchFetchPath } from './fetch-path';
+import type { FetchPathOptions } from './fetch-path';
 import { benchIntervals } from './intervals';
 import { benchPeakRss } from './peak-rss';
 import { cpuAccount, killRunningChildren, machineBusyShare, runTsChild } from './processes';
@@ -96,13 +96,19 @@ async function main(): Promise<number> {
       '1',
       'fetch path',
       () =>
-        benchFetchPath({
-          concurrency: 64,
-          latencyMs: 50,
-          fetches: sizes.fetches,
-          warmupFetches: sizes.warmupFetches,
-          sessions: 2000,
-        }),
+        runBundledChild<Line[]>(
+          'test/bench/fetch-path-run.ts',
+          [
+            JSON.stringify({
+              concurrency: 64,
+              latencyMs: 50,
+              fetches: sizes.fetches,
+              warmupFetches: sizes.warmupFetches,
+              sessions: 2000,
+            } satisfies FetchPathOptions),
+          ],
+          'fetch path',
+        ),
     ],
     [
       '2',
