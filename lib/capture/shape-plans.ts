@@ -187,13 +187,21 @@ export class ShapePlans {
     const family = sources[0]?.rootName ?? '';
     const plans = this.families.get(family);
     if (plans !== undefined) {
+      // Each source's own keys and values, read once for all the plans tried: a family can hold dozens of
+      // shapes (session rows), and most tries fail within the first few keys.
+      const sourceKeys: string[][] = [];
+      const sourceValues: Json[][] = [];
+      for (const source of sources) {
+        sourceKeys.push(Object.keys(source.value));
+        sourceValues.push(Object.values(source.value));
+      }
       for (let k = 0; k < plans.length; k += 1) {
         const plan = plans[k] as ShapePlan;
         if (!sameSpecs(plan.specs, sources)) continue;
         const nodes = new Array<Json | undefined>(plan.nodeCount);
         let at = 0;
-        for (const source of sources) {
-          at = matchShape(source.value, plan.tokens, at, nodes);
+        for (let i = 0; i < sources.length; i += 1) {
+          at = matchEntries(sourceKeys[i] as string[], sourceValues[i] as Json[], plan.tokens, at, nodes);
           if (at < 0) break;
         }
         if (at === plan.tokens.length) {
@@ -274,7 +282,18 @@ function matchShape(
   const keys = Object.keys(obj);
   if (keys.length !== tokens[at]) return -1;
   // Object.values: the values in one call, rather than a keyed load per key on objects of many shapes.
-  const values = Object.values(obj);
+  return matchEntries(keys, Object.values(obj), tokens, at, nodes);
+}
+
+/** matchShape for an object whose keys and values are already read. */
+function matchEntries(
+  keys: readonly string[],
+  values: readonly Json[],
+  tokens: readonly (string | number)[],
+  at: number,
+  nodes: (Json | undefined)[],
+): number {
+  if (keys.length !== tokens[at]) return -1;
   let i = at + 1;
   for (let k = 0; k < keys.length; k += 1) {
     if (keys[k] !== tokens[i]) return -1;
