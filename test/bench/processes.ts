@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SessionInfo } from '../../lib/simulator/world';
+import { stopChild } from '../support/child-process';
 
 /** The repository root; a bundled child (bundle.ts), which runs from a temporary directory, is told it. */
 export const ROOT = process.env.LPV_BENCH_ROOT ?? path.resolve(__dirname, '../..');
@@ -78,13 +79,7 @@ export async function startNodeProcess<T>(
     pid: proc.pid as number,
     stderr: () => stderr,
     exited,
-    async stop(graceMs = 5000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: (graceMs) => stopChild(proc, graceMs),
   };
   return {
     ready: JSON.parse(first.value) as T,

