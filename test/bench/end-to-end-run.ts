@@ -7,14 +7,7 @@
  * Prints `{"started":true}`, then the figures as one JSON line.
  */
 import './env';
-import { runChild } from './child';
+import { runJsonChild } from './child';
 import { benchEndToEnd, type EndToEndOptions } from './end-to-end';
 
-async function main(): Promise<void> {
-  const options = JSON.parse(process.argv[2] ?? '{}') as EndToEndOptions;
-  process.stdout.write(`${JSON.stringify({ started: true })}\n`);
-  const figures = await benchEndToEnd(options);
-  process.stdout.write(`${JSON.stringify(figures)}\n`);
-}
-
-runChild('end-to-end-run', main);
+runJsonChild<EndToEndOptions>('end-to-end-run', benchEndToEnd);

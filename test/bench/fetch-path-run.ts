@@ -7,14 +7,7 @@
  * Prints `{"started":true}`, then the figures as one JSON line.
  */
 import './env';
-import { runChild } from './child';
+import { runJsonChild } from './child';
 import { benchFetchPath, type FetchPathOptions } from './fetch-path';
 
-async function main(): Promise<void> {
-  const options = JSON.parse(process.argv[2] ?? '{}') as FetchPathOptions;
-  process.stdout.write(`${JSON.stringify({ started: true })}\n`);
-  const figures = await benchFetchPath(options);
-  process.stdout.write(`${JSON.stringify(figures)}\n`);
-}
-
-runChild('fetch-path-run', main);
+runJsonChild<FetchPathOptions>('fetch-path-run', benchFetchPath);

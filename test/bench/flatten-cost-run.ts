@@ -7,14 +7,9 @@
  * Prints `{"started":true}`, then the figures as one JSON line.
  */
 import './env';
-import { runChild } from './child';
+import { runJsonChild } from './child';
 import { benchFlattenCost } from './flatten-cost';
 
-async function main(): Promise<void> {
-  const args = JSON.parse(process.argv[2] ?? '{}') as { rounds?: number };
-  process.stdout.write(`${JSON.stringify({ started: true })}\n`);
-  const figures = await benchFlattenCost({ rounds: args.rounds ?? 15 });
-  process.stdout.write(`${JSON.stringify(figures)}\n`);
-}
-
-runChild('flatten-cost-run', main);
+runJsonChild<{ rounds?: number }>('flatten-cost-run', (args) =>
+  benchFlattenCost({ rounds: args.rounds ?? 15 }),
+);

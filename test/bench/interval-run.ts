@@ -7,7 +7,7 @@
  * Prints `{"started":true}`, then the LocalRunReport as one JSON line.
  */
 import './env';
-import { runChild } from './child';
+import { runJsonChild } from './child';
 import { runLocal } from '../../lib/local/run';
 import { silentLog } from '../../lib/log';
 
@@ -19,11 +19,4 @@ export interface IntervalRunArgs {
   pollIntervalSec: number;
 }
 
-async function main(): Promise<void> {
-  const args = JSON.parse(process.argv[2] ?? '{}') as IntervalRunArgs;
-  process.stdout.write(`${JSON.stringify({ started: true })}\n`);
-  const report = await runLocal({ ...args, log: silentLog });
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-}
-
-runChild('interval-run', main);
+runJsonChild<IntervalRunArgs>('interval-run', (args) => runLocal({ ...args, log: silentLog }));
