@@ -1,7 +1,8 @@
 /**
  * Small fixed lists the simulated world draws from. Values follow the spec's JSON example where it shows
  * one (the example's own values are always in the lists) and LivePerson's engagement-attribute docs
- * (notes.md) for the rest. Kept apart from world.ts so the generation logic stays readable.
+ * (notes.md) for the rest. Data only, kept apart from the generators that draw from it (population.ts,
+ * timeline.ts, event-payloads.ts) so their logic stays readable.
  */
 import type { JsonObject } from '../liveperson/types';
 
