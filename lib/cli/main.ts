@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { systemClock, type Clock } from '../clock';
+import { parseArgs } from 'node:util';
+import { systemClock } from '../clock';
 import { loadAccountId, loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../config';
 import { ConfigError, LpvError } from '../errors';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynalite';
@@ -8,29 +8,13 @@ import { JsonLineLog, type Log } from '../log';
 import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type QueueItem } from '../queue/model';
 import { ensureTables } from '../store/dynamo';
 import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../wiring';
+import { HELP_OPTION, type CliDeps, type Command, type ParsedArgs } from './command';
+import { EXPORT_COMMAND } from './export-command';
 import { columnsOf, parseFormat, render } from './format';
 import { EXIT, processIo, UsageError, type CliIo } from './io';
 import { QUERY_COMMANDS } from './query-commands';
 
-interface Command {
-  /** Words after `lpv`, e.g. ['tables', 'create']. */
-  path: string[];
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  allowPositionals?: boolean;
-  run(args: ParsedArgs, io: CliIo, deps: CliDeps): Promise<number>;
-}
-
-type ParsedArgs = { values: Record<string, string | boolean | undefined>; positionals: string[] };
-
-/** Injected by `npm start` and tests: the clock (compressed), a log, extra commands. */
-export interface CliDeps {
-  clock: Clock;
-  log?: Log;
-}
-
-const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+export type { CliDeps } from './command';
 
 function logFor(io: CliIo, deps: CliDeps): Log {
   return deps.log ?? new JsonLineLog((line) => io.stderr.write(line), (io.env.LOG_LEVEL as 'info') ?? 'info');
@@ -41,7 +25,7 @@ const tablesCreate: Command = {
   summary: 'create the queue and capture tables (idempotent)',
   usage:
     'lpv tables create\n\nCreates QUEUE_TABLE and CAPTURE_TABLE from the shared schema; a second run is fine.',
-  options: { ...HELP },
+  options: { ...HELP_OPTION },
   async run(_args, io, deps) {
     const storage = loadStorageSettings(io.env);
     const { documentClient } = createStorage(storage, deps.clock);
@@ -62,7 +46,7 @@ const enqueue: Command = {
     'epoch ms). Bad lines are reported on stderr with their line number; good lines are still enqueued;\n' +
     'exit 2 if any line was bad. Enqueueing a pair twice keeps one item.',
   options: {
-    ...HELP,
+    ...HELP_OPTION,
     visitor: { type: 'string' },
     sid: { type: 'string' },
     'start-time': { type: 'string' },
@@ -125,7 +109,7 @@ const poll: Command = {
     'Polls every due item once. --force ignores nextPollAt and backoff (every ACTIVE item not yet polled by\n' +
     'this tick). --max-seconds bounds the tick (default 840). Prints the tick summary as JSON on stdout.\n' +
     'Exit 3 when the tick stopped on a credential (401/10) or account (404/6) fault.',
-  options: { ...HELP, force: { type: 'boolean' }, 'max-seconds': { type: 'string' } },
+  options: { ...HELP_OPTION, force: { type: 'boolean' }, 'max-seconds': { type: 'string' } },
   async run(args, io, deps) {
     const maxRaw = args.values['max-seconds'];
     let budgetMs = 840_000;
@@ -191,7 +175,7 @@ const queueList: Command = {
   summary: 'list the queue items',
   usage:
     'lpv queue [--format json|table]\n\nThe queue items of LP_ACCOUNT_ID with state, last outcome, attempts and deadline.',
-  options: { ...HELP, format: { type: 'string' } },
+  options: { ...HELP_OPTION, format: { type: 'string' } },
   async run(args, io, deps) {
     const format = parseFormat(args.values.format as string | undefined, io.stdoutIsTty, ['json', 'table']);
     const accountId = loadAccountId(io.env);
@@ -208,7 +192,7 @@ const status: Command = {
   path: ['status'],
   summary: 'counts by state, the nearest deadline, the last tick',
   usage: 'lpv status [--format json|table]',
-  options: { ...HELP, format: { type: 'string' } },
+  options: { ...HELP_OPTION, format: { type: 'string' } },
   async run(args, io, deps) {
     const format = parseFormat(args.values.format as string | undefined, io.stdoutIsTty, ['json', 'table']);
     const accountId = loadAccountId(io.env);
@@ -258,9 +242,15 @@ const status: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [tablesCreate, enqueue, poll, queueList, status, ...QUERY_COMMANDS];
-
-export type { Command };
+export const COMMANDS: readonly Command[] = [
+  tablesCreate,
+  enqueue,
+  poll,
+  queueList,
+  status,
+  ...QUERY_COMMANDS,
+  EXPORT_COMMAND,
+];
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
