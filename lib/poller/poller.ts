@@ -2,24 +2,30 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { flattenVisitState } from '../capture/flatten';
-import { outcomeKeys, OUTCOME_ROW_TYPE } from '../capture/rows';
+import { buildOutcomeRow } from '../capture/outcome-row';
 import { systemClock, type Clock } from '../clock';
 import { RequestCancelledError } from '../errors';
 import { InvalidIdError } from '../ids';
 import type { VisitStateSource } from '../liveperson/client';
-import { outcomeCode, type FetchOutcome } from '../liveperson/outcome';
+import type { FetchOutcome } from '../liveperson/outcome';
 import { idRef, type Log } from '../log';
-import { FETCH_OUTCOMES, fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
-import {
-  queueItemProblem,
-  type AckUpdate,
-  type Queue,
-  type QueueItem,
-  type QueueState,
-} from '../queue/model';
+import { FETCH_OUTCOMES, type FetchOutcomeMetric } from '../metrics';
+import type { AckUpdate, Queue, QueueItem } from '../queue/model';
 import type { CaptureStore, StoredRow } from '../store/capture-store';
 import { parseDigests, rowDigest, serializeDigestsCapped } from './digests';
-import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
+import {
+  decide,
+  normalizeCounters,
+  type ActiveAck,
+  type Decision,
+  type DecisionRules,
+  type FinalState,
+  type Observation,
+  type StoreAnswer,
+  type TerminalAck,
+  type TickCounts,
+} from './decide';
+import type { PollPolicy } from './policy';
 import { RateLimiter } from './rate-limiter';
 
 export interface PollerDeps {
@@ -58,7 +64,7 @@ export interface TickOptions {
   safetyMarginMs?: number;
 }
 
-export type FinalState = Exclude<QueueState, 'ACTIVE'>;
+export type { FinalState } from './decide';
 
 export interface TickSummary {
   tickId: string;
@@ -129,7 +135,7 @@ export class Poller {
   private readonly random: () => number;
   private readonly pageSize: number;
   private readonly safetyMarginMs: number;
-  private readonly badBodyBytes: number;
+  private readonly rules: DecisionRules;
 
   constructor(
     private readonly deps: PollerDeps,
@@ -141,7 +147,7 @@ export class Poller {
     this.random = deps.random ?? Math.random;
     this.pageSize = options.pageSize ?? 100;
     this.safetyMarginMs = options.safetyMarginMs ?? 15_000;
-    this.badBodyBytes = options.badBodyBytes ?? 2048;
+    this.rules = { policy: options.policy, badBodyBytes: options.badBodyBytes ?? 2048 };
   }
 
   async tick(tickOptions: TickOptions): Promise<TickSummary> {
@@ -205,8 +211,7 @@ export class Poller {
             summary.minTimeToDeadlineMs = toDeadline;
           }
           if (this.wallClock.nowMs() >= claimUntilWallMs) {
-            summary.itemsDeferred++;
-            if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+            countDeferred(summary, 'budget');
             continue;
           }
           const task = limit(() => this.handle(item, context)).finally(() => inFlight.delete(task));
@@ -232,8 +237,7 @@ export class Poller {
     const { summary } = ctx;
     if (ctx.stop.signal.aborted) return;
     if (this.wallClock.nowMs() >= ctx.claimUntilWallMs) {
-      summary.itemsDeferred++;
-      if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+      countDeferred(summary, 'budget');
       return;
     }
     const nowMs = this.deps.clock.nowMs();
@@ -255,12 +259,11 @@ export class Poller {
       // Leave the item as it was: its lease goes, it is due again at its previous time.
       await this.deps.queue.release(claimed, ctx.tickId).catch(() => undefined);
       if (error instanceof BudgetSpent) {
-        summary.itemsDeferred++;
-        if (summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+        countDeferred(summary, 'budget');
         return;
       }
       if (error instanceof RequestCancelledError || ctx.stop.signal.aborted) {
-        summary.itemsDeferred++;
+        countDeferred(summary, 'tick_stopped');
         return;
       }
       summary.itemErrors++;
@@ -272,146 +275,57 @@ export class Poller {
     }
   }
 
-  private async poll(rawItem: QueueItem, ctx: ItemContext): Promise<void> {
-    const { clock } = this.deps;
-    const problem = queueItemProblem(rawItem);
-    const item = normalizeCounters(rawItem);
-    if (problem !== undefined) {
-      this.deps.log.warn('malformed queue item ended INVALID', { tickId: ctx.tickId, problem });
-      await this.finish(item, ctx, 'INVALID', problem, {
-        lastOutcome: 'malformed_item',
-        pollCount: item.pollCount,
-        attempts: item.attempts,
-      });
-      return;
-    }
-    if (clock.nowMs() >= item.deadlineMs) {
-      // Past the 6-hour wall: LivePerson no longer holds it, a fetch would only spend quota.
-      await this.finish(item, ctx, item.successCount > 0 ? 'CAPTURED' : 'FAILED', 'deadline passed', {
-        lastOutcome: item.lastOutcome ?? 'none',
-        pollCount: item.pollCount,
-        attempts: item.attempts,
-      });
-      return;
-    }
-    let outcome: FetchOutcome;
-    try {
-      outcome = await this.fetch(item, ctx);
-      if (outcome.kind === 'unauthorized_10') {
-        // A rotated secret must not page anyone: reread the credentials once per tick, then try again.
+  /** One claimed item: fetch → decide → store → ack (handle claimed it). */
+  private async poll(claimed: QueueItem, ctx: ItemContext): Promise<void> {
+    // The item as the fetch, the rows and the ack see it: a hand-edited one gets its missing counters as 0.
+    const item = normalizeCounters(claimed);
+    let decision: Decision = decide(
+      claimed,
+      { kind: 'claimed' },
+      this.deps.clock.nowMs(),
+      this.rules,
+      this.random,
+    );
+    let afterCredentialRefresh = false;
+    // At most two fetches: decide asks for one refetch after a 401/10, and stops the tick if it persists.
+    // Inline rather than in a function of its own: a 404/6 or a persisting 401/10 must stop the tick before
+    // the next queued fetch takes the freed fetch slot (an extra async layer would let that fetch start).
+    while (decision.kind === 'fetch' || decision.kind === 'refetch_after_credential_refresh') {
+      if (decision.kind === 'refetch_after_credential_refresh') {
         await ctx.refreshCredentialsOnce();
-        outcome = await this.fetch(item, ctx);
+        afterCredentialRefresh = true;
       }
-    } catch (error) {
-      if (error instanceof InvalidIdError) {
-        // Cannot happen for items enqueued through validation; end it visibly rather than retry forever.
-        await this.finish(item, ctx, 'INVALID', error.message, {
-          lastOutcome: 'invalid_id',
-          pollCount: item.pollCount,
-          attempts: item.attempts,
-        });
-        return;
+      let observation: Observation;
+      try {
+        observation = { kind: 'fetched', outcome: await this.fetch(item, ctx), afterCredentialRefresh };
+      } catch (error) {
+        if (!(error instanceof InvalidIdError)) throw error;
+        observation = { kind: 'invalid_id', message: error.message };
       }
-      throw error;
+      decision = decide(claimed, observation, this.deps.clock.nowMs(), this.rules, this.random);
     }
-    if (outcome.kind === 'unauthorized_10' || outcome.kind === 'invalid_account_6') {
-      ctx.summary.fetches[fetchOutcomeMetric(outcome)]++;
-      ctx.fault(
-        `${outcomeCode(outcome)}: ${outcome.kind === 'unauthorized_10' ? 'credentials rejected' : 'account unknown to LivePerson'}`,
-      );
-      throw new RequestCancelledError('tick stopped');
+    if ('warning' in decision && decision.warning !== undefined) {
+      this.deps.log.warn(decision.warning.message, { tickId: ctx.tickId, ...decision.warning.fields });
     }
-    ctx.summary.fetches[fetchOutcomeMetric(outcome)]++;
-    const nowMs = clock.nowMs();
-    const pollCount = item.pollCount + 1;
-    const code = outcomeCode(outcome);
-    switch (outcome.kind) {
-      case 'ok':
-        await this.store(item, ctx, outcome.state, nowMs, pollCount);
-        return;
-      case 'expired_12':
-        if (item.successCount > 0) ctx.summary.expiredAfterCapture++;
-        else ctx.summary.expiredBeforeCapture++;
-        await this.finish(
-          item,
-          ctx,
-          item.successCount > 0 ? 'CAPTURED' : 'LOST',
-          item.successCount > 0 ? 'session ended (404/12)' : 'session expired before any capture (404/12)',
-          { lastOutcome: code, pollCount, attempts: 0 },
-        );
-        return;
-      case 'invalid_visitor_37':
-      case 'invalid_session_39':
-      case 'bad_request_33': {
-        const reasons = {
-          invalid_visitor_37: 'LivePerson does not know this visitor (404/37)',
-          invalid_session_39: 'the sid is not this visitor’s session (404/39)',
-          bad_request_33: 'LivePerson rejected the request (400/33)',
-        } as const;
-        await this.finish(item, ctx, 'INVALID', reasons[outcome.kind], {
-          lastOutcome: code,
-          pollCount,
-          attempts: 0,
-        });
-        return;
-      }
-      case 'server_error_500':
-      case 'retryable':
-      case 'malformed':
-      case 'unexpected': {
-        const attempts = item.attempts + 1;
-        const nextPollAtMs = nextPollAfterFailure(
-          this.options.policy,
-          nowMs,
-          item.deadlineMs,
-          attempts,
-          this.random,
-          'retryAfterMs' in outcome ? outcome.retryAfterMs : undefined,
-        );
-        const badBody =
-          outcome.kind === 'malformed' || outcome.kind === 'unexpected'
-            ? outcome.bodySnippet.slice(0, this.badBodyBytes)
-            : undefined;
-        if (outcome.kind === 'malformed' || outcome.kind === 'unexpected') {
-          this.deps.log.warn('unusable answer; will retry', {
-            tickId: ctx.tickId,
-            session: idRef(item.sid),
-            outcome: code,
-            ...(outcome.kind === 'malformed'
-              ? { problem: outcome.problem, bodyBytes: outcome.bodyBytes }
-              : {}),
-          });
-        }
-        if (nextPollAtMs >= item.deadlineMs) {
-          await this.finish(
-            item,
-            ctx,
-            item.successCount > 0 ? 'CAPTURED' : 'FAILED',
-            item.successCount > 0
-              ? `deadline reached after transient failures (${code})`
-              : `no successful poll before the deadline (last: ${code})`,
-            {
-              lastOutcome: code,
-              pollCount,
-              attempts,
-              ...(badBody !== undefined ? { lastBadBody: badBody } : {}),
-            },
-          );
-          return;
-        }
-        await this.ack(item, ctx, {
-          state: 'ACTIVE',
-          nextPollAtMs,
-          attempts,
-          pollCount,
-          successCount: item.successCount,
-          lastOutcome: code,
-          lastPolledAtMs: nowMs,
-          ...(badBody !== undefined ? { lastBadBody: badBody } : {}),
-        });
-        return;
-      }
+    countDecided(ctx.summary, decision.counts);
+    let acked: boolean;
+    switch (decision.kind) {
+      case 'stop_tick':
+        ctx.fault(decision.fault);
+        throw new RequestCancelledError('tick stopped');
+      case 'store_answer':
+        acked = await this.ack(item, ctx, await this.storeAnswer(item, decision, ctx));
+        break;
+      case 'retry_later':
+        acked = await this.ack(item, ctx, decision.ack);
+        break;
+      case 'end':
+        // The outcome row first, so a crash in between only repeats it.
+        if (decision.writesOutcomeRow) await this.storeOutcomeRow(item, decision.ack, ctx);
+        acked = await this.ack(item, ctx, decision.ack);
+        break;
     }
+    if (acked) countAcked(ctx.summary, decision.counts);
   }
 
   private fetch(item: QueueItem, ctx: ItemContext): Promise<FetchOutcome> {
@@ -426,18 +340,13 @@ export class Poller {
     });
   }
 
-  private async store(
-    item: QueueItem,
-    ctx: ItemContext,
-    state: Parameters<typeof flattenVisitState>[0]['state'],
-    nowMs: number,
-    pollCount: number,
-  ): Promise<void> {
+  /** Writes the answer's new or changed rows; returns the ack, completed from what was stored. */
+  private async storeAnswer(item: QueueItem, decision: StoreAnswer, ctx: ItemContext): Promise<ActiveAck> {
     const flat = flattenVisitState({
       accountId: item.accountId,
       visitorId: item.visitorId,
       sid: item.sid,
-      state,
+      state: decision.answer,
     });
     const stored = parseDigests(item.rowDigests);
     const digests = new Set<string>();
@@ -448,7 +357,7 @@ export class Poller {
       if (stored.has(digest)) continue;
       // The flattener's rows are fresh objects of this poll: stamped in place rather than copied.
       const storedRow: StoredRow = row;
-      storedRow.capturedAtMs = nowMs;
+      storedRow.capturedAtMs = decision.capturedAtMs;
       changed.push(storedRow);
     }
     const stats = await this.deps.store.putRows(changed);
@@ -461,71 +370,23 @@ export class Poller {
     );
     // "Changed" for scheduling means new events: the visitor is active. A page row updated only because the
     // current page's timeOnPage grew is stored, but is not activity.
-    const activity = flat.counts.event !== (item.eventsSeen ?? 0);
+    const newEvents = flat.counts.event !== (item.eventsSeen ?? 0);
     // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed).
     for (const digest of stored) digests.add(digest);
-    await this.ack(item, ctx, {
-      state: 'ACTIVE',
-      nextPollAtMs: nextPollAfterSuccess(this.options.policy, nowMs, item.deadlineMs, activity),
-      attempts: 0,
-      pollCount,
-      successCount: item.successCount + 1,
-      lastOutcome: '200',
-      lastPolledAtMs: nowMs,
-      lastCapturedAtMs: nowMs,
+    return {
+      ...decision.ack,
+      nextPollAtMs: newEvents ? decision.nextPollAtMs.afterNewEvents : decision.nextPollAtMs.withoutNewEvents,
       rowDigests: serializeDigestsCapped(digests),
       rowsStored: digests.size,
       eventsSeen: flat.counts.event,
-    });
+    };
   }
 
-  /** Ends an item: the outcome row first (so a crash in between only repeats it), then the queue item. */
-  private async finish(
-    item: QueueItem,
-    ctx: ItemContext,
-    state: FinalState,
-    reason: string,
-    fields: Pick<AckUpdate, 'lastOutcome' | 'pollCount' | 'attempts' | 'lastBadBody'>,
-  ): Promise<void> {
-    const endedAtMs = this.deps.clock.nowMs();
-    // A hand-edited item with invalid ids gets no outcome row (its keys cannot be built); the queue item
-    // itself records the end and the reason.
-    if (queueItemProblem(item) === undefined) {
-      const row: StoredRow = {
-        ...outcomeKeys(item.accountId, item.visitorId, item.sid, item.startTimeMs),
-        rowType: OUTCOME_ROW_TYPE,
-        accountId: item.accountId,
-        visitorId: item.visitorId,
-        sid: item.sid,
-        finalState: state,
-        reason,
-        lastOutcome: fields.lastOutcome,
-        pollCount: fields.pollCount,
-        successCount: item.successCount,
-        startTimeMs: item.startTimeMs,
-        deadlineMs: item.deadlineMs,
-        enqueuedAtMs: item.enqueuedAtMs ?? null,
-        endedAtMs,
-        lastCapturedAtMs: item.lastCapturedAtMs ?? null,
-        rowsStored: item.rowsStored ?? 0,
-        eventsSeen: item.eventsSeen ?? 0,
-      };
-      const stats = await this.deps.store.putRows([row]);
-      ctx.summary.rowsWritten += stats.rowsWritten;
-      ctx.summary.batchCalls += stats.batchCalls;
-    }
-    const acked = await this.ack(item, ctx, {
-      state,
-      attempts: fields.attempts,
-      pollCount: fields.pollCount,
-      successCount: item.successCount,
-      lastOutcome: fields.lastOutcome,
-      lastPolledAtMs: endedAtMs,
-      reason,
-      endedAtMs,
-      ...(fields.lastBadBody !== undefined ? { lastBadBody: fields.lastBadBody } : {}),
-    });
-    if (acked) ctx.summary.sessions[state]++;
+  /** An ended session's outcome row. */
+  private async storeOutcomeRow(item: QueueItem, end: TerminalAck, ctx: ItemContext): Promise<void> {
+    const stats = await this.deps.store.putRows([buildOutcomeRow(item, end)]);
+    ctx.summary.rowsWritten += stats.rowsWritten;
+    ctx.summary.batchCalls += stats.batchCalls;
   }
 
   private async ack(item: QueueItem, ctx: ItemContext, update: AckUpdate): Promise<boolean> {
@@ -556,15 +417,22 @@ interface ItemContext {
   fault(reason: string): void;
 }
 
-/** Counters default to 0 so that a hand-edited item without them still gets a well-formed ack. */
-function normalizeCounters(item: QueueItem): QueueItem {
-  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-  return {
-    ...item,
-    attempts: count(item.attempts),
-    pollCount: count(item.pollCount),
-    successCount: count(item.successCount),
-    startTimeMs: count(item.startTimeMs),
-    deadlineMs: count(item.deadlineMs),
-  };
+/**
+ * A due item this tick leaves for a later one (never claimed, or claimed and handed back). Running out of budget
+ * also says why the tick stopped, unless a configuration fault already did.
+ */
+function countDeferred(summary: TickSummary, cause: 'budget' | 'tick_stopped'): void {
+  summary.itemsDeferred++;
+  if (cause === 'budget' && summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
+}
+
+/** A decision's counters, as soon as it is made (a later failure to store or ack does not take them back). */
+function countDecided(summary: TickSummary, counts: TickCounts): void {
+  if (counts.fetch !== undefined) summary.fetches[counts.fetch]++;
+  if (counts.expired !== undefined) summary[counts.expired]++;
+}
+
+/** A decision's counters that only count once its ack has landed. */
+function countAcked(summary: TickSummary, counts: TickCounts): void {
+  if (counts.sessionEnded !== undefined) summary.sessions[counts.sessionEnded]++;
 }

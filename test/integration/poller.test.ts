@@ -425,7 +425,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
       const good = sim.world.startSession();
       await p.storage.queue.enqueue(TEST_ACCOUNT, [{ visitorId: good.visitorId, sid: good.sid }]);
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
-      const { dueShardOf } = await import('../../lib/store/dynamo-queue');
+      const { dueShardOf } = await import('../../lib/keys');
       const tableName = (p.storage.queue as unknown as { tableName: string }).tableName;
       // An item someone wrote by hand: a visitor id with a slash, no deadline, no counters.
       await p.storage.documentClient.send(

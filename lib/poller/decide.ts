@@ -1,0 +1,371 @@
+import type { VisitState } from '../liveperson/types';
+import { outcomeCode, type FetchOutcome } from '../liveperson/outcome';
+import { idRef } from '../log';
+import { fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
+import { queueItemProblem, type AckUpdate, type QueueItem, type QueueState } from '../queue/model';
+import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
+
+/**
+ * What the poller does with one claimed item, decided from what it has learnt so far. Pure: no clock (the
+ * caller passes `nowMs`), no randomness of its own (the caller passes `random`, called at most once, and only
+ * for a backoff), no I/O. The poller carries the decision out: claim → fetch → decide → store → ack.
+ */
+
+export type FinalState = Exclude<QueueState, 'ACTIVE'>;
+
+/** What the poller knows about a claimed item when it asks what to do next. */
+export type Observation =
+  /** Just claimed, nothing fetched yet. */
+  | { kind: 'claimed' }
+  /** LivePerson answered (or the fetch failed in a way the client classifies). */
+  | {
+      kind: 'fetched';
+      outcome: FetchOutcome;
+      /** True for the fetch made after rereading the credentials on a 401/10. */
+      afterCredentialRefresh: boolean;
+    }
+  /** The client refused the item's ids before sending anything. */
+  | { kind: 'invalid_id'; message: string };
+
+/** What the poller needs besides the item and the time. */
+export interface DecisionRules {
+  policy: PollPolicy;
+  /** How much of a malformed or unexpected body the queue item keeps. */
+  badBodyBytes: number;
+}
+
+/** Increments of the tick summary's counters that a decision makes (each one +1). */
+export interface TickCounts {
+  /** `fetches[...]`: the answer the decision was made on. */
+  fetch?: FetchOutcomeMetric;
+  /** A 404/12, before or after the first capture: the first is data lost (it has an alarm). */
+  expired?: 'expiredBeforeCapture' | 'expiredAfterCapture';
+  /**
+   * `sessions[...]`: counted only once the ack lands; when the lease was lost meanwhile, the next owner ends
+   * the session and counts it.
+   */
+  sessionEnded?: FinalState;
+}
+
+/** A warning for the log; the poller adds the tick id. Never holds a raw id (see idRef). */
+export interface Warning {
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+/** The ack of a live session: polled again at `nextPollAtMs`. */
+export type ActiveAck = AckUpdate & { state: 'ACTIVE'; nextPollAtMs: number };
+
+/** The ack that ends a session. Its state, reason, lastOutcome, pollCount and endedAtMs are the outcome row's. */
+export type TerminalAck = AckUpdate & { state: FinalState; reason: string; endedAtMs: number };
+
+/** A 200: store the answer's new rows, then ack; the schedule depends on whether the answer had new events. */
+export interface StoreAnswer {
+  kind: 'store_answer';
+  answer: VisitState;
+  /** Stamped on every row written (`capturedAtMs`). */
+  capturedAtMs: number;
+  /** Next poll: sooner when the visitor produced new events (likely to do more), at the interval otherwise. */
+  nextPollAtMs: { afterNewEvents: number; withoutNewEvents: number };
+  /** The ack but for what only the stored rows tell: nextPollAtMs, rowDigests, rowsStored, eventsSeen. */
+  ack: Omit<ActiveAck, 'nextPollAtMs'>;
+  counts: TickCounts;
+}
+
+/** A transient failure before the deadline: no row, the item is acked ACTIVE for a later retry. */
+export interface RetryLater {
+  kind: 'retry_later';
+  ack: ActiveAck;
+  counts: TickCounts;
+  warning?: Warning;
+}
+
+/** The session is over: its outcome row first (so a crash in between only repeats it), then the final ack. */
+export interface End {
+  kind: 'end';
+  ack: TerminalAck;
+  /** False for an item whose ids are malformed: the row's keys cannot be built; the queue item tells the end. */
+  writesOutcomeRow: boolean;
+  counts: TickCounts;
+  warning?: Warning;
+}
+
+/** What happens to the item: rows stored or not, then exactly one ack. */
+export type Transition = StoreAnswer | RetryLater | End;
+
+/** Nothing rules the item out: fetch it. */
+export interface Fetch {
+  kind: 'fetch';
+}
+
+/**
+ * A 401/10 on the first fetch: a rotated secret must not page anyone. Reread the credentials (once per tick,
+ * shared by every item) and fetch again.
+ */
+export interface RefetchAfterCredentialRefresh {
+  kind: 'refetch_after_credential_refresh';
+}
+
+/**
+ * A 401/10 that persists after the refresh, or a 404/6: the fault is the deployment's, not the session's, so
+ * every poll of this tick would fail alike. The tick stops, this item and every other is left as it was (handed
+ * back, counted deferred), and the run fails so the alarms fire.
+ */
+export interface StopTick {
+  kind: 'stop_tick';
+  /** The configuration fault, for the summary and the log. */
+  fault: string;
+  counts: TickCounts;
+}
+
+export type Decision = Fetch | RefetchAfterCredentialRefresh | StopTick | Transition;
+
+/**
+ * Decides what to do with a claimed item. `item` is the item as read from the queue (a hand-edited one too:
+ * missing counters count as 0); `nowMs` the session clock's time when deciding.
+ */
+export function decide(
+  item: QueueItem,
+  observation: { kind: 'claimed' },
+  nowMs: number,
+  rules: DecisionRules,
+  random: () => number,
+): Fetch | End;
+export function decide(
+  item: QueueItem,
+  observation: Exclude<Observation, { kind: 'claimed' }>,
+  nowMs: number,
+  rules: DecisionRules,
+  random: () => number,
+): RefetchAfterCredentialRefresh | StopTick | Transition;
+export function decide(
+  item: QueueItem,
+  observation: Observation,
+  nowMs: number,
+  rules: DecisionRules,
+  random: () => number,
+): Decision;
+export function decide(
+  rawItem: QueueItem,
+  observation: Observation,
+  nowMs: number,
+  rules: DecisionRules,
+  random: () => number,
+): Decision {
+  const item = normalizeCounters(rawItem);
+  switch (observation.kind) {
+    case 'claimed': {
+      // Checked on the item as read: normalizing would turn a missing start or deadline into 0.
+      const problem = queueItemProblem(rawItem);
+      if (problem !== undefined) {
+        return end(item, nowMs, 'INVALID', problem, {
+          lastOutcome: 'malformed_item',
+          pollCount: item.pollCount,
+          attempts: item.attempts,
+          warning: { message: 'malformed queue item ended INVALID', fields: { problem } },
+        });
+      }
+      if (nowMs >= item.deadlineMs) {
+        // Past the 6-hour wall: LivePerson no longer holds it, a fetch would only spend quota.
+        return end(item, nowMs, item.successCount > 0 ? 'CAPTURED' : 'FAILED', 'deadline passed', {
+          lastOutcome: item.lastOutcome ?? 'none',
+          pollCount: item.pollCount,
+          attempts: item.attempts,
+        });
+      }
+      return { kind: 'fetch' };
+    }
+    case 'invalid_id':
+      // Cannot happen for items enqueued through validation; end it visibly rather than retry forever.
+      return end(item, nowMs, 'INVALID', observation.message, {
+        lastOutcome: 'invalid_id',
+        pollCount: item.pollCount,
+        attempts: item.attempts,
+      });
+    case 'fetched':
+      return decideOnAnswer(
+        item,
+        observation.outcome,
+        observation.afterCredentialRefresh,
+        nowMs,
+        rules,
+        random,
+      );
+  }
+}
+
+const INVALID_REASONS = {
+  invalid_visitor_37: 'LivePerson does not know this visitor (404/37)',
+  invalid_session_39: 'the sid is not this visitor’s session (404/39)',
+  bad_request_33: 'LivePerson rejected the request (400/33)',
+} as const;
+
+function decideOnAnswer(
+  item: QueueItem,
+  outcome: FetchOutcome,
+  afterCredentialRefresh: boolean,
+  nowMs: number,
+  rules: DecisionRules,
+  random: () => number,
+): RefetchAfterCredentialRefresh | StopTick | Transition {
+  const code = outcomeCode(outcome);
+  // Counted for the answer decided on: a 401/10 retried after the refresh counts once, as its second answer.
+  const counts: TickCounts = { fetch: fetchOutcomeMetric(outcome) };
+  const pollCount = item.pollCount + 1;
+  switch (outcome.kind) {
+    case 'unauthorized_10':
+      if (!afterCredentialRefresh) return { kind: 'refetch_after_credential_refresh' };
+      return { kind: 'stop_tick', fault: `${code}: credentials rejected`, counts };
+    case 'invalid_account_6':
+      return { kind: 'stop_tick', fault: `${code}: account unknown to LivePerson`, counts };
+    case 'ok':
+      return {
+        kind: 'store_answer',
+        answer: outcome.state,
+        capturedAtMs: nowMs,
+        nextPollAtMs: {
+          afterNewEvents: nextPollAfterSuccess(rules.policy, nowMs, item.deadlineMs, true),
+          withoutNewEvents: nextPollAfterSuccess(rules.policy, nowMs, item.deadlineMs, false),
+        },
+        ack: {
+          state: 'ACTIVE',
+          attempts: 0,
+          pollCount,
+          successCount: item.successCount + 1,
+          lastOutcome: code,
+          lastPolledAtMs: nowMs,
+          lastCapturedAtMs: nowMs,
+        },
+        counts,
+      };
+    case 'expired_12': {
+      // LivePerson forgot the session: its normal end once something was captured, data lost otherwise.
+      const captured = item.successCount > 0;
+      return end(
+        item,
+        nowMs,
+        captured ? 'CAPTURED' : 'LOST',
+        captured ? 'session ended (404/12)' : 'session expired before any capture (404/12)',
+        {
+          lastOutcome: code,
+          pollCount,
+          attempts: 0,
+          counts: { ...counts, expired: captured ? 'expiredAfterCapture' : 'expiredBeforeCapture' },
+        },
+      );
+    }
+    case 'invalid_visitor_37':
+    case 'invalid_session_39':
+    case 'bad_request_33':
+      return end(item, nowMs, 'INVALID', INVALID_REASONS[outcome.kind], {
+        lastOutcome: code,
+        pollCount,
+        attempts: 0,
+        counts,
+      });
+    case 'server_error_500':
+    case 'retryable':
+    case 'malformed':
+    case 'unexpected': {
+      // Says nothing about the session: retried with backoff, and never ends an item before its deadline.
+      const attempts = item.attempts + 1;
+      const nextPollAtMs = nextPollAfterFailure(
+        rules.policy,
+        nowMs,
+        item.deadlineMs,
+        attempts,
+        random,
+        'retryAfterMs' in outcome ? outcome.retryAfterMs : undefined,
+      );
+      const unusable = outcome.kind === 'malformed' || outcome.kind === 'unexpected';
+      // The body is kept (capped) on the item for diagnosis; the log gets only its size.
+      const badBody = unusable ? { lastBadBody: outcome.bodySnippet.slice(0, rules.badBodyBytes) } : {};
+      const warning: Warning | undefined = unusable
+        ? {
+            message: 'unusable answer; will retry',
+            fields: {
+              session: idRef(item.sid),
+              outcome: code,
+              ...(outcome.kind === 'malformed'
+                ? { problem: outcome.problem, bodyBytes: outcome.bodyBytes }
+                : {}),
+            },
+          }
+        : undefined;
+      if (nextPollAtMs >= item.deadlineMs) {
+        const captured = item.successCount > 0;
+        return end(
+          item,
+          nowMs,
+          captured ? 'CAPTURED' : 'FAILED',
+          captured
+            ? `deadline reached after transient failures (${code})`
+            : `no successful poll before the deadline (last: ${code})`,
+          { lastOutcome: code, pollCount, attempts, badBody, counts, warning },
+        );
+      }
+      return {
+        kind: 'retry_later',
+        ack: {
+          state: 'ACTIVE',
+          nextPollAtMs,
+          attempts,
+          pollCount,
+          successCount: item.successCount,
+          lastOutcome: code,
+          lastPolledAtMs: nowMs,
+          ...badBody,
+        },
+        counts,
+        ...(warning !== undefined ? { warning } : {}),
+      };
+    }
+  }
+}
+
+function end(
+  item: QueueItem,
+  endedAtMs: number,
+  state: FinalState,
+  reason: string,
+  details: {
+    lastOutcome: string;
+    pollCount: number;
+    attempts: number;
+    badBody?: { lastBadBody?: string };
+    counts?: TickCounts;
+    warning?: Warning | undefined;
+  },
+): End {
+  return {
+    kind: 'end',
+    ack: {
+      state,
+      attempts: details.attempts,
+      pollCount: details.pollCount,
+      successCount: item.successCount,
+      lastOutcome: details.lastOutcome,
+      lastPolledAtMs: endedAtMs,
+      reason,
+      endedAtMs,
+      ...details.badBody,
+    },
+    // The item's counters are normalized here, so only malformed ids can be left to stop the row's keys.
+    writesOutcomeRow: queueItemProblem(item) === undefined,
+    counts: { ...details.counts, sessionEnded: state },
+    ...(details.warning !== undefined ? { warning: details.warning } : {}),
+  };
+}
+
+/** Counters default to 0 so that a hand-edited item without them still gets a well-formed ack. */
+export function normalizeCounters(item: QueueItem): QueueItem {
+  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  return {
+    ...item,
+    attempts: count(item.attempts),
+    pollCount: count(item.pollCount),
+    successCount: count(item.successCount),
+    startTimeMs: count(item.startTimeMs),
+    deadlineMs: count(item.deadlineMs),
+  };
+}

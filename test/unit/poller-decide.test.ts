@@ -1,0 +1,470 @@
+import { HOUR_MS } from '../../lib/clock';
+import type { FetchOutcome, FetchOutcomeKind } from '../../lib/liveperson/outcome';
+import type { VisitState } from '../../lib/liveperson/types';
+import { idRef } from '../../lib/log';
+import type { FetchOutcomeMetric } from '../../lib/metrics';
+import {
+  decide,
+  type Decision,
+  type DecisionRules,
+  type End,
+  type FinalState,
+  type Observation,
+  type RetryLater,
+  type StoreAnswer,
+  type TickCounts,
+  type Warning,
+} from '../../lib/poller/decide';
+import { defaultPollPolicy } from '../../lib/poller/policy';
+import type { QueueItem } from '../../lib/queue/model';
+
+/**
+ * Every transition of the poll policy, one row each: what the poller does with an item in a given situation
+ * after a given observation. Each row states the whole decision (schedule, ack, counters, rows, tick effect),
+ * so changing any single transition fails exactly the rows that show it.
+ *
+ * Schedule arithmetic (defaultPollPolicy(600), random() = 0.25, so jitter ×0.9):
+ *   re-poll 600 000 ms, 200 000 ms after new events; final window 180 000 ms before the deadline;
+ *   backoff by attempt 1..8: 4 500, 9 000, 13 500, 27 000, 54 000, 108 000, 216 000, 270 000 (capped).
+ */
+
+const NOW = 1_800_000_000_000;
+const RULES: DecisionRules = { policy: defaultPollPolicy(600), badBodyBytes: 8 };
+const RANDOM = 0.25;
+const ANSWER: VisitState = { id: 'visit-1', appSessions: [] };
+const SESSION = idRef('s1');
+
+function item(fields: Partial<QueueItem> & { deadlineMs: number }): QueueItem {
+  return {
+    accountId: 'acct',
+    visitorId: 'v1',
+    sid: 's1',
+    state: 'ACTIVE',
+    startTimeMs: fields.deadlineMs - 6 * HOUR_MS,
+    enqueuedAtMs: fields.deadlineMs - 6 * HOUR_MS,
+    nextPollAtMs: NOW,
+    attempts: 0,
+    pollCount: 0,
+    successCount: 0,
+    expiresAtSec: 0,
+    ...fields,
+  };
+}
+
+// Situations.
+const FIRST_POLL = item({ deadlineMs: NOW + 5 * HOUR_MS });
+const AFTER_SUCCESS = item({
+  deadlineMs: NOW + 5 * HOUR_MS,
+  pollCount: 4,
+  successCount: 2,
+  lastOutcome: '200',
+  eventsSeen: 7,
+});
+/** The final poll is due at NOW + 120 000 (deadline − final window). */
+const BEFORE_FINAL_WINDOW = item({ deadlineMs: NOW + 300_000, pollCount: 6, successCount: 3 });
+const IN_FINAL_WINDOW = item({ deadlineMs: NOW + 120_000, pollCount: 9, successCount: 3 });
+const NEAR_DEADLINE_NEVER_CAPTURED = item({
+  deadlineMs: NOW + 5_000,
+  pollCount: 2,
+  attempts: 1,
+  lastOutcome: 'timeout',
+});
+const FAILING_NEVER_CAPTURED = item({
+  deadlineMs: NOW + 5 * HOUR_MS,
+  pollCount: 7,
+  attempts: 7,
+  lastOutcome: '503',
+});
+const FAILING_AFTER_CAPTURE = item({
+  deadlineMs: NOW + 5 * HOUR_MS,
+  pollCount: 9,
+  attempts: 4,
+  successCount: 2,
+  lastOutcome: '500',
+});
+const AT_DEADLINE_CAPTURED = item({ deadlineMs: NOW, pollCount: 5, successCount: 2, lastOutcome: '200' });
+const PAST_DEADLINE_NEVER_CAPTURED = item({
+  deadlineMs: NOW - 60_000,
+  pollCount: 3,
+  attempts: 3,
+  lastOutcome: '500',
+});
+/** Hand-edited items (the table can be edited by hand). */
+const BAD_SID = { ...FIRST_POLL, sid: 'bad sid' };
+const NO_START_TIME = { ...FIRST_POLL, startTimeMs: undefined } as unknown as QueueItem;
+const NO_COUNTERS = {
+  ...FIRST_POLL,
+  attempts: undefined,
+  pollCount: undefined,
+  successCount: 'x',
+} as unknown as QueueItem;
+const NO_COUNTERS_PAST_DEADLINE = { ...NO_COUNTERS, deadlineMs: NOW - 1 } as QueueItem;
+
+// Observations.
+const CLAIMED: Observation = { kind: 'claimed' };
+const INVALID_ID: Observation = { kind: 'invalid_id', message: 'sid is too long' };
+const fetched = (outcome: FetchOutcome, afterCredentialRefresh = false): Observation => ({
+  kind: 'fetched',
+  outcome,
+  afterCredentialRefresh,
+});
+const OK = fetched({ kind: 'ok', httpStatus: 200, state: ANSWER, bodyBytes: 1234 });
+const BAD_REQUEST_33 = fetched({ kind: 'bad_request_33', httpStatus: 400 });
+const UNAUTHORIZED_10 = fetched({ kind: 'unauthorized_10', httpStatus: 401 });
+const UNAUTHORIZED_10_AGAIN = fetched({ kind: 'unauthorized_10', httpStatus: 401 }, true);
+const INVALID_ACCOUNT_6 = fetched({ kind: 'invalid_account_6', httpStatus: 404 });
+const INVALID_VISITOR_37 = fetched({ kind: 'invalid_visitor_37', httpStatus: 404 });
+const INVALID_SESSION_39 = fetched({ kind: 'invalid_session_39', httpStatus: 404 });
+const EXPIRED_12 = fetched({ kind: 'expired_12', httpStatus: 404 });
+const SERVER_ERROR_500 = fetched({ kind: 'server_error_500', httpStatus: 500 });
+const SERVER_ERROR_500_RETRY_60S = fetched({
+  kind: 'server_error_500',
+  httpStatus: 500,
+  retryAfterMs: 60_000,
+});
+const THROTTLED_429_RETRY_60S = fetched({
+  kind: 'retryable',
+  reason: 'throttled',
+  httpStatus: 429,
+  retryAfterMs: 60_000,
+});
+const THROTTLED_429_RETRY_400S = fetched({
+  kind: 'retryable',
+  reason: 'throttled',
+  httpStatus: 429,
+  retryAfterMs: 400_000,
+});
+const TIMEOUT = fetched({ kind: 'retryable', reason: 'timeout' });
+const MALFORMED = fetched({
+  kind: 'malformed',
+  httpStatus: 200,
+  problem: 'truncated JSON',
+  bodySnippet: '{"appSessions": [',
+  bodyBytes: 17,
+});
+const UNEXPECTED_404 = fetched({
+  kind: 'unexpected',
+  httpStatus: 404,
+  bodySnippet: '<html>Not Found</html>',
+});
+const UNEXPECTED_418_99 = fetched({
+  kind: 'unexpected',
+  httpStatus: 418,
+  internalCode: 99,
+  bodySnippet: 'teapot',
+});
+
+// The warnings, as logged (the tick id is added by the poller).
+const MALFORMED_WARNING: Warning = {
+  message: 'unusable answer; will retry',
+  fields: { session: SESSION, outcome: '200/malformed', problem: 'truncated JSON', bodyBytes: 17 },
+};
+const unexpectedWarning = (outcome: string): Warning => ({
+  message: 'unusable answer; will retry',
+  fields: { session: SESSION, outcome },
+});
+
+// Expected decisions. Each spells out every field; nothing is computed from the situation.
+const FETCH: Decision = { kind: 'fetch' };
+const REFETCH: Decision = { kind: 'refetch_after_credential_refresh' };
+const stopTick = (fault: string, fetch: FetchOutcomeMetric): Decision => ({
+  kind: 'stop_tick',
+  fault,
+  counts: { fetch },
+});
+function storeAnswer(e: {
+  next: { afterNewEvents: number; withoutNewEvents: number };
+  pollCount: number;
+  successCount: number;
+}): StoreAnswer {
+  return {
+    kind: 'store_answer',
+    answer: ANSWER,
+    capturedAtMs: NOW,
+    nextPollAtMs: e.next,
+    ack: {
+      state: 'ACTIVE',
+      attempts: 0,
+      pollCount: e.pollCount,
+      successCount: e.successCount,
+      lastOutcome: '200',
+      lastPolledAtMs: NOW,
+      lastCapturedAtMs: NOW,
+    },
+    counts: { fetch: 'ok' },
+  };
+}
+function retryLater(e: {
+  nextPollAtMs: number;
+  attempts: number;
+  pollCount: number;
+  successCount: number;
+  lastOutcome: string;
+  counts: TickCounts;
+  lastBadBody?: string;
+  warning?: Warning;
+}): RetryLater {
+  return {
+    kind: 'retry_later',
+    ack: {
+      state: 'ACTIVE',
+      nextPollAtMs: e.nextPollAtMs,
+      attempts: e.attempts,
+      pollCount: e.pollCount,
+      successCount: e.successCount,
+      lastOutcome: e.lastOutcome,
+      lastPolledAtMs: NOW,
+      ...(e.lastBadBody !== undefined ? { lastBadBody: e.lastBadBody } : {}),
+    },
+    counts: e.counts,
+    ...(e.warning !== undefined ? { warning: e.warning } : {}),
+  };
+}
+function ends(
+  state: FinalState,
+  reason: string,
+  e: {
+    lastOutcome: string;
+    pollCount: number;
+    attempts: number;
+    successCount: number;
+    counts: TickCounts;
+    writesOutcomeRow?: false;
+    lastBadBody?: string;
+    warning?: Warning;
+  },
+): End {
+  return {
+    kind: 'end',
+    ack: {
+      state,
+      attempts: e.attempts,
+      pollCount: e.pollCount,
+      successCount: e.successCount,
+      lastOutcome: e.lastOutcome,
+      lastPolledAtMs: NOW,
+      reason,
+      endedAtMs: NOW,
+      ...(e.lastBadBody !== undefined ? { lastBadBody: e.lastBadBody } : {}),
+    },
+    writesOutcomeRow: e.writesOutcomeRow ?? true,
+    counts: e.counts,
+    ...(e.warning !== undefined ? { warning: e.warning } : {}),
+  };
+}
+
+type TickEffect = 'go on' | 'refetch after credential refresh' | 'stop tick';
+type RowsWritten = 'none' | 'answer rows' | 'outcome row';
+
+interface Row {
+  situation: string;
+  item: QueueItem;
+  seen: string;
+  observation: Observation;
+  tick: TickEffect;
+  rows: RowsWritten;
+  expected: Decision;
+}
+
+/** One situation's rows: [what was seen, observation, tick effect, rows written, expected decision]. */
+function rowsFor(
+  situation: string,
+  it: QueueItem,
+  rows: Array<[string, Observation, TickEffect, RowsWritten, Decision]>,
+): Row[] {
+  return rows.map(([seen, observation, tick, written, expected]) => ({
+    situation,
+    item: it,
+    seen,
+    observation,
+    tick,
+    rows: written,
+    expected,
+  }));
+}
+
+const INVALID_33 = 'LivePerson rejected the request (400/33)';
+const INVALID_37 = 'LivePerson does not know this visitor (404/37)';
+const INVALID_39 = 'the sid is not this visitor’s session (404/39)';
+const CREDENTIALS = '401/10: credentials rejected';
+const ACCOUNT = '404/6: account unknown to LivePerson';
+const BAD_SID_PROBLEM = 'malformed queue item: sid contains whitespace or control characters';
+const NO_START_PROBLEM = 'malformed queue item: startTimeMs is not a number';
+
+// One row per line: the table is easier to read, and to diff, than prettier's one value per line.
+// prettier-ignore
+const ROWS: Row[] = [
+  ...rowsFor('first poll', FIRST_POLL, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 1, successCount: 1 })],
+    ['400/33', BAD_REQUEST_33, 'go on', 'outcome row', ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 1, attempts: 0, successCount: 0, counts: { fetch: 'bad_request_33', sessionEnded: 'INVALID' } })],
+    ['401/10', UNAUTHORIZED_10, 'refetch after credential refresh', 'none', REFETCH],
+    ['401/10 after the refresh', UNAUTHORIZED_10_AGAIN, 'stop tick', 'none', stopTick(CREDENTIALS, 'unauthorized_10')],
+    ['404/6', INVALID_ACCOUNT_6, 'stop tick', 'none', stopTick(ACCOUNT, 'invalid_account_6')],
+    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('INVALID', INVALID_37, { lastOutcome: '404/37', pollCount: 1, attempts: 0, successCount: 0, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'INVALID' } })],
+    ['404/39', INVALID_SESSION_39, 'go on', 'outcome row', ends('INVALID', INVALID_39, { lastOutcome: '404/39', pollCount: 1, attempts: 0, successCount: 0, counts: { fetch: 'invalid_session_39', sessionEnded: 'INVALID' } })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 1, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
+    ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
+    ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' } })],
+  ]),
+  ...rowsFor('after a success', AFTER_SUCCESS, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 5, successCount: 3 })],
+    ['400/33', BAD_REQUEST_33, 'go on', 'outcome row', ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'bad_request_33', sessionEnded: 'INVALID' } })],
+    ['401/10', UNAUTHORIZED_10, 'refetch after credential refresh', 'none', REFETCH],
+    ['401/10 after the refresh', UNAUTHORIZED_10_AGAIN, 'stop tick', 'none', stopTick(CREDENTIALS, 'unauthorized_10')],
+    ['404/6', INVALID_ACCOUNT_6, 'stop tick', 'none', stopTick(ACCOUNT, 'invalid_account_6')],
+    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('INVALID', INVALID_37, { lastOutcome: '404/37', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'INVALID' } })],
+    ['404/39', INVALID_SESSION_39, 'go on', 'outcome row', ends('INVALID', INVALID_39, { lastOutcome: '404/39', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'invalid_session_39', sessionEnded: 'INVALID' } })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '429', counts: { fetch: 'retryable' } })],
+    ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+    ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 4, attempts: 0, successCount: 2, counts: { sessionEnded: 'INVALID' } })],
+  ]),
+  // The final poll is due at NOW + 120 000: the next poll is pulled into the final window.
+  ...rowsFor('before the final window', BEFORE_FINAL_WINDOW, [
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 120_000, withoutNewEvents: NOW + 120_000 }, pollCount: 7, successCount: 4 })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 7, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (429)', { lastOutcome: '429', pollCount: 7, attempts: 1, successCount: 3, counts: { fetch: 'retryable', sessionEnded: 'CAPTURED' } })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 7, attempts: 0, successCount: 3, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
+  ]),
+  // No poll left but the deadline itself; transient failures still retry until a retry would pass it.
+  ...rowsFor('in the final window', IN_FINAL_WINDOW, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 120_000, withoutNewEvents: NOW + 120_000 }, pollCount: 10, successCount: 4 })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 10, attempts: 0, successCount: 3, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (429)', { lastOutcome: '429', pollCount: 10, attempts: 1, successCount: 3, counts: { fetch: 'retryable', sessionEnded: 'CAPTURED' } })],
+    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
+  ]),
+  // 5 s before the deadline, attempt 2 (backoff 9 000): every retry would land past it.
+  ...rowsFor('near the deadline, never captured', NEAR_DEADLINE_NEVER_CAPTURED, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 5_000, withoutNewEvents: NOW + 5_000 }, pollCount: 3, successCount: 1 })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 3, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
+    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('INVALID', INVALID_37, { lastOutcome: '404/37', pollCount: 3, attempts: 0, successCount: 0, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'INVALID' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 500)', { lastOutcome: '500', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
+    ['timeout', TIMEOUT, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: timeout)', { lastOutcome: 'timeout', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
+    ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 429)', { lastOutcome: '429', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
+    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 200/malformed)', { lastOutcome: '200/malformed', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'malformed', sessionEnded: 'FAILED' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 404)', { lastOutcome: '404', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'unexpected', sessionEnded: 'FAILED' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+  ]),
+  // Attempt 8: the backoff is at its cap (270 000 with the jitter); a longer Retry-After still wins.
+  ...rowsFor('7 failures, never captured', FAILING_NEVER_CAPTURED, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 8, successCount: 1 })],
+    ['400/33', BAD_REQUEST_33, 'go on', 'outcome row', ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 8, attempts: 0, successCount: 0, counts: { fetch: 'bad_request_33', sessionEnded: 'INVALID' } })],
+    ['401/10 after the refresh', UNAUTHORIZED_10_AGAIN, 'stop tick', 'none', stopTick(CREDENTIALS, 'unauthorized_10')],
+    ['404/6', INVALID_ACCOUNT_6, 'stop tick', 'none', stopTick(ACCOUNT, 'invalid_account_6')],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 8, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 400_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+  ]),
+  // Attempt 5: 60 000 × 0.9.
+  ...rowsFor('4 failures after captures', FAILING_AFTER_CAPTURE, [
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 10, successCount: 3 })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 10, attempts: 0, successCount: 2, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 54_000, attempts: 5, pollCount: 10, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 5, pollCount: 10, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 54_000, attempts: 5, pollCount: 10, successCount: 2, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
+  ]),
+  // Claimed at the deadline: ended without a fetch. Fetched: the fetch crossed the deadline.
+  ...rowsFor('at the deadline, captured', AT_DEADLINE_CAPTURED, [
+    ['claimed', CLAIMED, 'go on', 'outcome row', ends('CAPTURED', 'deadline passed', { lastOutcome: '200', pollCount: 5, attempts: 0, successCount: 2, counts: { sessionEnded: 'CAPTURED' } })],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW, withoutNewEvents: NOW }, pollCount: 6, successCount: 3 })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 6, attempts: 0, successCount: 2, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (500)', { lastOutcome: '500', pollCount: 6, attempts: 1, successCount: 2, counts: { fetch: 'retryable', sessionEnded: 'CAPTURED' } })],
+    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (200/malformed)', { lastOutcome: '200/malformed', pollCount: 6, attempts: 1, successCount: 2, counts: { fetch: 'malformed', sessionEnded: 'CAPTURED' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+  ]),
+  ...rowsFor('past the deadline, never captured', PAST_DEADLINE_NEVER_CAPTURED, [
+    ['claimed', CLAIMED, 'go on', 'outcome row', ends('FAILED', 'deadline passed', { lastOutcome: '500', pollCount: 3, attempts: 3, successCount: 0, counts: { sessionEnded: 'FAILED' } })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 4, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 500)', { lastOutcome: '500', pollCount: 4, attempts: 4, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
+    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 418/99)', { lastOutcome: '418/99', pollCount: 4, attempts: 4, successCount: 0, counts: { fetch: 'unexpected', sessionEnded: 'FAILED' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
+    ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 3, attempts: 3, successCount: 0, counts: { sessionEnded: 'INVALID' } })],
+  ]),
+  // Hand-edited items: ended visibly rather than crashing a tick; missing counters count as 0.
+  ...rowsFor('a malformed sid', BAD_SID, [
+    ['claimed', CLAIMED, 'go on', 'none', ends('INVALID', BAD_SID_PROBLEM, { lastOutcome: 'malformed_item', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' }, writesOutcomeRow: false, warning: { message: 'malformed queue item ended INVALID', fields: { problem: BAD_SID_PROBLEM } } })],
+  ]),
+  ...rowsFor('no start time', NO_START_TIME, [
+    ['claimed', CLAIMED, 'go on', 'outcome row', ends('INVALID', NO_START_PROBLEM, { lastOutcome: 'malformed_item', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' }, warning: { message: 'malformed queue item ended INVALID', fields: { problem: NO_START_PROBLEM } } })],
+  ]),
+  ...rowsFor('no counters', NO_COUNTERS, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+  ]),
+  ...rowsFor('no counters, past the deadline', NO_COUNTERS_PAST_DEADLINE, [
+    ['claimed', CLAIMED, 'go on', 'outcome row', ends('FAILED', 'deadline passed', { lastOutcome: 'none', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'FAILED' } })],
+  ]),
+];
+
+function tickEffect(decision: Decision): TickEffect {
+  if (decision.kind === 'refetch_after_credential_refresh') return 'refetch after credential refresh';
+  if (decision.kind === 'stop_tick') return 'stop tick';
+  return 'go on';
+}
+
+function rowsWritten(decision: Decision): RowsWritten {
+  if (decision.kind === 'store_answer') return 'answer rows';
+  if (decision.kind === 'end' && decision.writesOutcomeRow) return 'outcome row';
+  return 'none';
+}
+
+const TRANSIENT: readonly FetchOutcomeKind[] = ['server_error_500', 'retryable', 'malformed', 'unexpected'];
+
+describe('decide', () => {
+  it.each(ROWS)('$situation, $seen → $tick, rows: $rows', (row) => {
+    const random = jest.fn(() => RANDOM);
+    const decision = decide(row.item, row.observation, NOW, RULES, random);
+    expect(decision).toStrictEqual(row.expected);
+    expect(tickEffect(decision)).toBe(row.tick);
+    expect(rowsWritten(decision)).toBe(row.rows);
+    // Randomness is spent on backoffs only (a seeded run's sequence must not shift).
+    const backoff = row.observation.kind === 'fetched' && TRANSIENT.includes(row.observation.outcome.kind);
+    expect(random).toHaveBeenCalledTimes(backoff ? 1 : 0);
+  });
+
+  it('covers every FetchOutcome variant, first poll and after a success', () => {
+    const everyKind: Record<FetchOutcomeKind, true> = {
+      ok: true,
+      bad_request_33: true,
+      unauthorized_10: true,
+      invalid_account_6: true,
+      invalid_visitor_37: true,
+      invalid_session_39: true,
+      expired_12: true,
+      server_error_500: true,
+      retryable: true,
+      malformed: true,
+      unexpected: true,
+    };
+    for (const situation of [FIRST_POLL, AFTER_SUCCESS]) {
+      const seen = new Set(
+        ROWS.filter((row) => row.item === situation).flatMap((row) =>
+          row.observation.kind === 'fetched' ? [row.observation.outcome.kind] : [],
+        ),
+      );
+      expect([...seen].sort()).toEqual(Object.keys(everyKind).sort());
+    }
+  });
+
+  it('does not modify the item', () => {
+    const before = structuredClone(FAILING_AFTER_CAPTURE);
+    decide(FAILING_AFTER_CAPTURE, MALFORMED, NOW, RULES, () => RANDOM);
+    expect(FAILING_AFTER_CAPTURE).toStrictEqual(before);
+  });
+});
