@@ -14,7 +14,7 @@ import { createAgents, type HttpAgents } from './liveperson/http';
 import type { Log } from './log';
 import { Poller } from './poller/poller';
 import { defaultPollPolicy } from './poller/policy';
-import { CAPTURE_KEY_ATTRIBUTES } from './store/schema';
+import { CAPTURE_KEY_ATTRIBUTES } from './keys';
 import { createDocumentClient } from './store/dynamo';
 import { DynamoCaptureStore } from './store/dynamo-capture-store';
 import { DynamoQueue } from './store/dynamo-queue';

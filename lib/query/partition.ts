@@ -11,7 +11,7 @@
  * after the session started, so a query for the events of day D reads partitions dt = D and D + 1.
  * A row with neither attribute (never written by the pipeline) goes to dt=unknown.
  */
-import { isIndexableMs, utcDay } from '../capture/rows';
+import { isIndexableMs, utcDay } from '../keys';
 import type { StoredRow } from '../store/capture-store';
 
 export const UNKNOWN_DT = 'unknown';

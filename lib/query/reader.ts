@@ -1,6 +1,6 @@
 /**
  * CaptureReader: the analyst read side of the capture table. Every read is a DynamoDB Query on the table or
- * one of its indexes (lib/store/schema.ts); nothing here ever Scans. See docs/access-patterns.md for which key
+ * one of its indexes (keys: lib/keys.ts); nothing here ever Scans. See docs/access-patterns.md for which key
  * answers which question and what it costs.
  *
  *   sessionRows(sid)            pk = S#acct#sid                       one partition, all pages
@@ -17,18 +17,24 @@
  * early (`--limit`) stops the reads.
  */
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { capturePk, keyPart, padMs } from '../capture/rows';
 import { assertValidId } from '../ids';
+import {
+  CAPTURE_BY_EVENT_TYPE,
+  CAPTURE_BY_START_DAY,
+  CAPTURE_BY_VISITOR,
+  CAPTURE_DAY_SHARDS,
+  CAPTURE_PRIMARY_KEY,
+  capturePk,
+  eventItemSkPrefix,
+  eventTypeIndexPk,
+  padMs,
+  startDayIndexPk,
+  visitorIndexPk,
+  type IndexKeyNames,
+} from '../keys';
 import type { StoredRow } from '../store/capture-store';
-import { CAPTURE_DAY_SHARDS, CAPTURE_TABLE } from '../store/schema';
 import { checkRange, utcDaysOf, type TimeRange } from './time';
 import { compareSessionRows } from './rows';
-
-const [BY_VISITOR, BY_EVENT_TYPE, BY_START_DAY] = CAPTURE_TABLE.indexes as readonly [
-  (typeof CAPTURE_TABLE.indexes)[number],
-  (typeof CAPTURE_TABLE.indexes)[number],
-  (typeof CAPTURE_TABLE.indexes)[number],
-];
 
 /** Reported after every Query page, so a caller can show progress on long reads. */
 export interface ReadProgress {
@@ -129,7 +135,8 @@ export class CaptureReader {
     this.plan(1);
     const rows: StoredRow[] = [];
     const cursor = this.cursor({
-      KeyConditionExpression: 'pk = :pk',
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': CAPTURE_PRIMARY_KEY.partitionKey },
       ExpressionAttributeValues: { ':pk': capturePk(this.options.accountId, sid) },
     });
     for (let row = await cursor.peek(); row !== undefined; row = await cursor.peek()) {
@@ -146,10 +153,10 @@ export class CaptureReader {
     assertValidId('visitorId', visitorId);
     this.plan(1);
     const cursor = this.cursor({
-      IndexName: BY_VISITOR.indexName,
+      IndexName: CAPTURE_BY_VISITOR.indexName,
       KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': BY_VISITOR.partitionKey.name },
-      ExpressionAttributeValues: { ':pk': `V#${this.options.accountId}#${visitorId}` },
+      ExpressionAttributeNames: { '#pk': CAPTURE_BY_VISITOR.partitionKey },
+      ExpressionAttributeValues: { ':pk': visitorIndexPk(this.options.accountId, visitorId) },
       ScanIndexForward: false,
     });
     for (let row = await cursor.peek(); row !== undefined; row = await cursor.peek()) {
@@ -168,8 +175,8 @@ export class CaptureReader {
   ): AsyncGenerator<StoredRow> {
     if (eventType === '') throw new TypeError('eventType must not be empty');
     const partition = (day: string, shard: number): string =>
-      `E#${this.options.accountId}#${keyPart(eventType)}#${day}#${shard}`;
-    for await (const row of this.timeIndex(BY_EVENT_TYPE, partition, range, options.shards)) {
+      eventTypeIndexPk(this.options.accountId, eventType, day, shard);
+    for await (const row of this.timeIndex(CAPTURE_BY_EVENT_TYPE, partition, range, options.shards)) {
       yield row;
       if (options.withItems === true) yield* this.itemsOf(row);
     }
@@ -183,18 +190,23 @@ export class CaptureReader {
     range: TimeRange,
     options: { shards?: readonly number[] } = {},
   ): AsyncGenerator<StoredRow> {
-    const partition = (day: string, shard: number): string => `D#${this.options.accountId}#${day}#${shard}`;
-    yield* this.timeIndex(BY_START_DAY, partition, range, options.shards);
+    const partition = (day: string, shard: number): string =>
+      startDayIndexPk(this.options.accountId, day, shard);
+    yield* this.timeIndex(CAPTURE_BY_START_DAY, partition, range, options.shards);
   }
 
   private async *itemsOf(event: StoredRow): AsyncGenerator<StoredRow> {
     if (typeof event.sk !== 'string' || typeof event.sid !== 'string') return;
     this.plan(1);
     const cursor = this.cursor({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: {
+        '#pk': CAPTURE_PRIMARY_KEY.partitionKey,
+        '#sk': CAPTURE_PRIMARY_KEY.sortKey,
+      },
       ExpressionAttributeValues: {
         ':pk': capturePk(this.options.accountId, event.sid),
-        ':prefix': `${event.sk}#ITEM#`,
+        ':prefix': eventItemSkPrefix(event.sk),
       },
     });
     for (let row = await cursor.peek(); row !== undefined; row = await cursor.peek()) {
@@ -203,7 +215,7 @@ export class CaptureReader {
   }
 
   private async *timeIndex(
-    index: (typeof CAPTURE_TABLE.indexes)[number],
+    index: IndexKeyNames,
     partition: (day: string, shard: number) => string,
     range: TimeRange,
     shards: readonly number[] = Array.from({ length: CAPTURE_DAY_SHARDS }, (_, i) => i),
@@ -214,8 +226,8 @@ export class CaptureReader {
     }
     const days = utcDaysOf(range);
     this.plan(days.length * shards.length);
-    const pkName = index.partitionKey.name;
-    const skName = index.sortKey.name;
+    const pkName = index.partitionKey;
+    const skName = index.sortKey;
     const openDay = (day: (typeof days)[number]): { cursors: Cursor[]; firstPages: Promise<unknown> } => {
       const cursors = shards.map((shard) =>
         this.cursor({

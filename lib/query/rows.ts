@@ -7,7 +7,7 @@
  * DynamoDB returned the attributes in.
  */
 import { nullProtoRecord } from '../capture/naming';
-import { CAPTURE_KEY_ATTRIBUTES } from '../store/schema';
+import { CAPTURE_KEY_ATTRIBUTES } from '../keys';
 import type { StoredRow, StoredScalar } from '../store/capture-store';
 
 /** A row as handed to analysts: a null-prototype record (column names are data). */

@@ -6,7 +6,7 @@
  * Ranges are half-open: `from` inclusive, `to` exclusive, in epoch milliseconds. A fraction finer than a
  * millisecond rounds up (stored times are whole milliseconds, so `t >= from` and `t < to` keep their meaning).
  */
-import { isIndexableMs, utcDay } from '../capture/rows';
+import { isIndexableMs, utcDay } from '../keys';
 import { DAY_MS } from '../clock';
 import { QueryArgumentError } from './errors';
 

@@ -1,6 +1,7 @@
 import { BatchWriteItemCommand, type AttributeValue, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { capturePk, rowByteSize, rowByteSizeUpperBound } from '../capture/rows';
+import { rowByteSize, rowByteSizeUpperBound } from '../capture/rows';
+import { capturePk } from '../keys';
 import type { CaptureStore, StoredRow, WriteStats } from './capture-store';
 
 /** DynamoDB's item limit is 400 KB including attribute names; keep a margin for our own marker columns. */

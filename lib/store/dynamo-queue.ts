@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -11,6 +10,14 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import pLimit from 'p-limit';
 import { SESSION_MAX_AGE_MS } from '../clock';
+import {
+  dueShardKey,
+  dueShardOf,
+  QUEUE_DUE_INDEX,
+  QUEUE_DUE_SHARDS,
+  queueKey,
+  tickSummaryKey,
+} from '../keys';
 import type {
   AckUpdate,
   ClaimRequest,
@@ -20,22 +27,9 @@ import type {
   QueueItem,
 } from '../queue/model';
 import { MARSHALL_OPTIONS, UNMARSHALL_OPTIONS } from './dynamo';
-import { QUEUE_DUE_SHARDS, QUEUE_TABLE } from './schema';
 
 /** Queue items outlive their deadline by this much before DynamoDB's TTL removes them (operators look back). */
 export const QUEUE_ITEM_RETENTION_AFTER_DEADLINE_MS = 7 * 24 * 60 * 60 * 1000;
-
-const DUE_INDEX = QUEUE_TABLE.indexes[0]!.indexName;
-
-export function queueKey(accountId: string, visitorId: string, sid: string): string {
-  return `${accountId}#${visitorId}#${sid}`;
-}
-
-/** Spreads due items over QUEUE_DUE_SHARDS partitions of the due index (no hot partition at scale). */
-export function dueShardOf(accountId: string, visitorId: string, sid: string): string {
-  const digest = createHash('sha1').update(`${visitorId}#${sid}`).digest();
-  return `${accountId}#${digest.readUInt32BE(0) % QUEUE_DUE_SHARDS}`;
-}
 
 type StoredQueueItem = QueueItem & { pk: string; dueShard?: string; prevNextPollAtMs?: number };
 
@@ -119,7 +113,7 @@ export class DynamoQueue implements Queue {
   ): AsyncIterable<QueueItem[]> {
     type Cursor = { shard: string; startKey?: Record<string, unknown>; done: boolean };
     const cursors: Cursor[] = Array.from({ length: QUEUE_DUE_SHARDS }, (_, i) => ({
-      shard: `${accountId}#${i}`,
+      shard: dueShardKey(accountId, i),
       done: false,
     }));
     // One page from every unfinished shard per round, read in parallel: a round costs one query's latency.
@@ -131,7 +125,7 @@ export class DynamoQueue implements Queue {
             const answer = await this.client.send(
               new QueryCommand({
                 TableName: this.tableName,
-                IndexName: DUE_INDEX,
+                IndexName: QUEUE_DUE_INDEX.indexName,
                 KeyConditionExpression: options.force
                   ? 'dueShard = :shard'
                   : 'dueShard = :shard AND nextPollAtMs <= :now',
@@ -293,14 +287,14 @@ export class DynamoQueue implements Queue {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: `TICK#${accountId}`, summary: JSON.stringify(summary) },
+        Item: { pk: tickSummaryKey(accountId), summary: JSON.stringify(summary) },
       }),
     );
   }
 
   async loadTickSummary(accountId: string): Promise<object | undefined> {
     const answer = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: `TICK#${accountId}` } }),
+      new GetCommand({ TableName: this.tableName, Key: { pk: tickSummaryKey(accountId) } }),
     );
     const summary = answer.Item?.summary;
     return typeof summary === 'string' ? (JSON.parse(summary) as object) : undefined;

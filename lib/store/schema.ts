@@ -1,24 +1,17 @@
 /**
  * The one definition of both tables' schemas. CDK (infra/) and local setup (`lpv tables create`) read it;
- * neither spells a key name or an index on its own.
- *
- * Key layout (see docs/access-patterns.md for the questions each key answers):
- *
- * Queue table, one item per (accountId, visitorId, sid):
- *   pk       = `${accountId}#${visitorId}#${sid}`          ('#' cannot occur in a valid id)
- *   GSI due: dueShard = `${accountId}#${0..QUEUE_DUE_SHARDS-1}` (S), nextPollAtMs (N)
- *            sparse: only ACTIVE items carry dueShard, so the index holds exactly the work left to do,
- *            spread over shards so that no single partition takes every poller's reads.
- *
- * Capture table (single-table design):
- *   pk = `S#${accountId}#${sid}`, sk = row key within the session     → (1) all rows of a session
- *   GSI byVisitor:   gsi1pk = `V#${accountId}#${visitorId}`, gsi1sk = `${startTimeMs}#${sid}#...`
- *                                                                      → (2) a visitor's sessions
- *   GSI byEventType: gsi2pk = `E#${accountId}#${eventType}#${yyyy-mm-dd}#${shard}`,
- *                    gsi2sk = `${serverTimeStamp}#${sid}#...`           → (3) an event type over a time range
- *   GSI byStartDay:  gsi3pk = `D#${accountId}#${yyyy-mm-dd}#${shard}`, gsi3sk = `${startTimeMs}#${sid}#...`
- *                                                                      → (4) sessions started in a range
+ * neither spells a key name or an index on its own. The key attribute names, the shard counts and the layout
+ * of the keys are in lib/keys.ts: the definitions below are built from them, adding only what DynamoDB needs
+ * besides (attribute types, projections, TTL). See docs/access-patterns.md for the questions each key answers.
  */
+import {
+  CAPTURE_INDEXES,
+  CAPTURE_PRIMARY_KEY,
+  QUEUE_DUE_INDEX,
+  QUEUE_PRIMARY_KEY,
+  type IndexKeyNames,
+} from '../keys';
+
 export type AttributeType = 'S' | 'N';
 
 export interface KeyAttribute {
@@ -44,19 +37,29 @@ export interface TableDefinition {
   readonly ttlAttributeSec?: string;
 }
 
-/** Shards of the queue's due index: 16 partitions can each serve 3,000 reads/s, far above our need. */
-export const QUEUE_DUE_SHARDS = 16;
-/** Shards per (account, event type, day) and per (account, day) in the capture table's time indexes. */
-export const CAPTURE_DAY_SHARDS = 8;
+/** A string key attribute (every key of both tables but the due index's nextPollAtMs). */
+function stringKey(name: string): KeyAttribute {
+  return { name, type: 'S' };
+}
+
+/** An index on string keys that copies whole items. */
+function allStringIndex(keys: IndexKeyNames): IndexDefinition {
+  return {
+    indexName: keys.indexName,
+    partitionKey: stringKey(keys.partitionKey),
+    sortKey: stringKey(keys.sortKey),
+    projection: 'ALL',
+  };
+}
 
 export const QUEUE_TABLE: TableDefinition = {
   logicalName: 'Queue',
-  partitionKey: { name: 'pk', type: 'S' },
+  partitionKey: stringKey(QUEUE_PRIMARY_KEY.partitionKey),
   indexes: [
     {
-      indexName: 'due',
-      partitionKey: { name: 'dueShard', type: 'S' },
-      sortKey: { name: 'nextPollAtMs', type: 'N' },
+      indexName: QUEUE_DUE_INDEX.indexName,
+      partitionKey: stringKey(QUEUE_DUE_INDEX.partitionKey),
+      sortKey: { name: QUEUE_DUE_INDEX.sortKey, type: 'N' },
       projection: 'ALL',
     },
   ],
@@ -65,33 +68,7 @@ export const QUEUE_TABLE: TableDefinition = {
 
 export const CAPTURE_TABLE: TableDefinition = {
   logicalName: 'Capture',
-  partitionKey: { name: 'pk', type: 'S' },
-  sortKey: { name: 'sk', type: 'S' },
-  indexes: [
-    {
-      indexName: 'byVisitor',
-      partitionKey: { name: 'gsi1pk', type: 'S' },
-      sortKey: { name: 'gsi1sk', type: 'S' },
-      projection: 'ALL',
-    },
-    {
-      indexName: 'byEventType',
-      partitionKey: { name: 'gsi2pk', type: 'S' },
-      sortKey: { name: 'gsi2sk', type: 'S' },
-      projection: 'ALL',
-    },
-    {
-      indexName: 'byStartDay',
-      partitionKey: { name: 'gsi3pk', type: 'S' },
-      sortKey: { name: 'gsi3sk', type: 'S' },
-      projection: 'ALL',
-    },
-  ],
+  partitionKey: stringKey(CAPTURE_PRIMARY_KEY.partitionKey),
+  sortKey: stringKey(CAPTURE_PRIMARY_KEY.sortKey),
+  indexes: CAPTURE_INDEXES.map(allStringIndex),
 };
-
-/** Names of the key attributes of the capture table, which a payload key must never overwrite. */
-export const CAPTURE_KEY_ATTRIBUTES: readonly string[] = [
-  CAPTURE_TABLE.partitionKey.name,
-  ...(CAPTURE_TABLE.sortKey ? [CAPTURE_TABLE.sortKey.name] : []),
-  ...CAPTURE_TABLE.indexes.flatMap((i) => [i.partitionKey.name, i.sortKey.name]),
-];

@@ -5,7 +5,8 @@ import { SESSION_MAX_AGE_MS, type Clock } from '../../lib/clock';
 import type { StorageSettings } from '../../lib/config';
 import type { EnqueueRequest } from '../../lib/queue/model';
 import { createDocumentClient, ensureTables } from '../../lib/store/dynamo';
-import { QUEUE_ITEM_RETENTION_AFTER_DEADLINE_MS, dueShardOf, queueKey } from '../../lib/store/dynamo-queue';
+import { dueShardOf, queueKey } from '../../lib/keys';
+import { QUEUE_ITEM_RETENTION_AFTER_DEADLINE_MS } from '../../lib/store/dynamo-queue';
 import { createStorage, type Storage } from '../../lib/wiring';
 
 /** Storage on fresh tables (unique names) of the DynamoDB-compatible server at `endpoint`. */

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { rowByteSize } from '../../lib/capture/rows';
-import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/store/schema';
+import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/keys';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import {
   captureItem,

@@ -5,13 +5,12 @@
  * quotes and newlines for CSV.
  */
 import { flattenVisitState } from '../../lib/capture/flatten';
-import { captureShardOf, utcDay } from '../../lib/capture/rows';
+import { CAPTURE_DAY_SHARDS, captureShardOf, utcDay } from '../../lib/keys';
 import { ManualClock } from '../../lib/clock';
 import type { Env } from '../../lib/config';
 import type { Json, VisitState } from '../../lib/liveperson/types';
 import { CaptureReader, DAYS_READ_AHEAD } from '../../lib/query/reader';
 import type { StoredRow } from '../../lib/store/capture-store';
-import { CAPTURE_DAY_SHARDS } from '../../lib/store/schema';
 import { createStorage, type Storage } from '../../lib/wiring';
 import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
 import { parseCsv, runCli } from '../support/query-cli';

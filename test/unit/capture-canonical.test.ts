@@ -1,4 +1,4 @@
-import { canonicalJson, scalarJson, shortHash } from '../../lib/capture/canonical';
+import { canonicalJson, scalarJson, shortHash } from '../../lib/canonical';
 import type { Json } from '../../lib/liveperson/types';
 
 /** Rebuilt with keys sorted at every level, so JSON.stringify of it is the canonical text by definition. */

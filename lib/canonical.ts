@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { Json } from '../liveperson/types';
+import type { Json } from './liveperson/types';
 
 /**
  * Canonical JSON and short hashes: the two primitives every key, hash and JSON-encoded column of the capture
