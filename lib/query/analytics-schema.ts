@@ -1,19 +1,9 @@
 /**
- * The Glue/Athena schema of the S3 copy of the capture rows (infra/analytics.ts): one table per row type, its
- * columns GENERATED from the data dictionary (dictionary.ts: the same samples, naming rule and personal-data
- * classification), stored in analytics-schema.json by `npm run docs` and checked for drift by a test.
- *
- * Glue and Athena fold column names to lower case, so columns are merged by lower-cased name (the naming rule
- * keeps names unique case-insensitively within a row; across event types of the one `event` table, `Topic`
- * and `topic` are the same column, which is what Athena would make of them anyway). Types:
- *   - our integer columns (epoch ms, counters) → bigint; other numbers → double (a price seen as 12 may be 11.7);
- *   - booleans → boolean; strings, JSON text, columns only ever seen null, mixed types → string.
- * Left out: storage attributes (pk, sk, gsi*, as in `lpv export`) and `<id>` pattern columns (one
- * column per VP/VB/OSL id cannot be declared; they stay in the JSON files).
+ * The shape of analytics-schema.json: the Glue/Athena schema of the S3 copy of the capture rows, one table
+ * per row type (infra/analytics.ts declares the Glue tables from it). The JSON is generated at build time
+ * from the data dictionary (tools/docs/analytics-schema.ts, `npm run docs`) and committed; nothing here
+ * computes it, so the runtime depends on no generator code.
  */
-import { INTERNAL_COLUMNS } from './rows';
-import type { DataDictionary, DictionaryColumn, ValueType } from './dictionary';
-
 export type GlueType = 'string' | 'bigint' | 'double' | 'boolean';
 
 export interface AnalyticsColumn {
@@ -35,69 +25,4 @@ export interface AnalyticsSchema {
   /** Partition column of every table: the UTC day the row was written (lib/query/partition.ts). */
   partitionKey: 'dt';
   tables: AnalyticsTable[];
-}
-
-function glueType(types: readonly ValueType[], integral: boolean): GlueType {
-  const seen = types.filter((t) => t !== 'null');
-  if (seen.length !== 1) return 'string';
-  switch (seen[0]) {
-    case 'number':
-      return integral ? 'bigint' : 'double';
-    case 'boolean':
-      return 'boolean';
-    default:
-      return 'string';
-  }
-}
-
-function merge(a: GlueType, b: GlueType): GlueType {
-  if (a === b) return a;
-  if ((a === 'bigint' && b === 'double') || (a === 'double' && b === 'bigint')) return 'double';
-  return 'string';
-}
-
-function comment(column: DictionaryColumn): string {
-  if (column.pii === undefined) return '';
-  return `personal data (${column.pii.category}): ${column.pii.why}; retention: capture, analytics`.slice(
-    0,
-    255,
-  );
-}
-
-export function buildAnalyticsSchema(dictionary: DataDictionary): AnalyticsSchema {
-  const tables = new Map<string, Map<string, AnalyticsColumn>>();
-  const add = (rowType: string, column: DictionaryColumn, integral: boolean): void => {
-    if (column.name.includes('<id>') || INTERNAL_COLUMNS.includes(column.name)) return;
-    const columns = tables.get(rowType) ?? new Map<string, AnalyticsColumn>();
-    tables.set(rowType, columns);
-    const name = column.name.toLowerCase();
-    const type = glueType(column.types, integral);
-    const existing = columns.get(name);
-    columns.set(name, {
-      name,
-      type: existing ? merge(existing.type, type) : type,
-      comment: existing?.comment || comment(column),
-    });
-  };
-  const rowTypes = new Set(dictionary.sections.map((s) => s.group.rowType));
-  for (const c of dictionary.fixed) {
-    for (const rowType of c.rowTypes) {
-      if (rowType === '(any)') for (const t of [...rowTypes, 'outcome']) add(t, c, true);
-      else add(rowType, c, true);
-    }
-  }
-  for (const section of dictionary.sections) {
-    for (const c of section.columns) add(section.group.rowType, c, false);
-  }
-  const order = ['session', 'page', 'engagement', 'event', 'eventItem', 'outcome'];
-  return {
-    partitionKey: 'dt',
-    tables: [...tables.entries()]
-      .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
-      .map(([rowType, columns]) => ({
-        name: rowType.toLowerCase(),
-        rowType,
-        columns: [...columns.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
-      })),
-  };
 }

@@ -82,4 +82,22 @@ FROM outcomes
 GROUP BY 1
 ORDER BY 1`,
   },
+  {
+    id: 'VisitorProfileRevisions',
+    name: 'visitor profile revisions per session',
+    description:
+      'Active visitor profiles (VP ids) and their revision per app session, one row per id of the id-keyed map ' +
+      'revActiveVPs (a JSON column since schema version 3), last 30 days',
+    sql: (db) => `WITH sessions AS (
+  SELECT sid, appsessionid, max_by(revactivevps, capturedatms) AS revactivevps
+  FROM "${db}"."session"
+  WHERE ${RECENT}
+  GROUP BY sid, appsessionid
+)
+SELECT s.sid, s.appsessionid, t.vp_id,
+       CAST(json_extract_scalar(t.vp, '$.revision') AS bigint) AS revision
+FROM sessions s
+CROSS JOIN UNNEST(CAST(json_parse(s.revactivevps) AS MAP(VARCHAR, JSON))) AS t(vp_id, vp)
+ORDER BY s.sid, s.appsessionid, t.vp_id`,
+  },
 ];

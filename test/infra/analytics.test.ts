@@ -173,7 +173,12 @@ describe('CaptureAnalytics', () => {
       Object.values(named)
         .map((q) => (q.Properties as { Name: string }).Name)
         .sort(),
-    ).toEqual(['conversion by referrer', 'purchases per day', 'sessions lost per day']);
+    ).toEqual([
+      'conversion by referrer',
+      'purchases per day',
+      'sessions lost per day',
+      'visitor profile revisions per session',
+    ]);
   });
 
   it('passes cdk-nag AwsSolutions, with only the acknowledgements justified in the construct', () => {
@@ -221,7 +226,8 @@ describe('CaptureAnalytics', () => {
 const SQL_WORDS = new Set(
   (
     'with as select from where and or group by order desc asc left join on distinct interval day ' +
-    'count sum max max_by min date from_unixtime date_format current_date coalesce url_extract_host round count_if'
+    'count sum max max_by min date from_unixtime date_format current_date coalesce url_extract_host round count_if ' +
+    'cross unnest cast json_parse json_extract_scalar map varchar json bigint'
   ).split(' '),
 );
 
@@ -238,8 +244,11 @@ function problems(sql: string): string[] {
   if (used.length === 0) found.push('(no table)');
   for (const t of used) if (!tables.has(t)) found.push(`table ${t}`);
   const columns = new Set(used.flatMap((t) => [...(tables.get(t) ?? [])]));
-  // Names the query defines itself: CTEs and aliases (`x AS (`, `AS x`, `FROM "db"."t" x`).
+  // Names the query defines itself: CTEs and aliases (`x AS (`, `AS x`, `AS t(a, b)`, `FROM "db"."t" x`).
   const defined = new Set<string>([
+    ...[...sql.matchAll(/\bAS \w+\(([^)]*)\)/gi)].flatMap((m) =>
+      (m[1] as string).split(',').map((c) => c.trim().toLowerCase()),
+    ),
     ...[...sql.matchAll(/\b(\w+) AS \(/gi)].map((m) => (m[1] as string).toLowerCase()),
     ...[...sql.matchAll(/\bAS (\w+)/gi)].map((m) => (m[1] as string).toLowerCase()),
     ...[...sql.matchAll(/(?:FROM|JOIN) (?:"db"\."\w+"|\w+) (\w+)/gi)].map((m) =>
@@ -277,5 +286,10 @@ describe('named queries', () => {
       'e.orderid_x',
     ]);
     expect(problems('SELECT sid FROM "db"."purchases"')).toEqual(['table purchases', 'sid']);
+    expect(
+      problems(
+        'SELECT t.vp_id FROM "db"."session" CROSS JOIN UNNEST(CAST(json_parse(revactivevpz) AS MAP(VARCHAR, JSON))) AS t(vp_id, vp)',
+      ),
+    ).toEqual(['revactivevpz']);
   });
 });

@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { flattenVisitState } from '../../lib/capture/flatten';
-import {
-  buildDictionary,
-  defaultSamples,
-  payloadFacts,
-  type DataDictionary,
-} from '../../lib/query/dictionary';
 import { classifyColumn } from '../../lib/query/pii';
 import type { VisitState } from '../../lib/liveperson/types';
-import { generatedFiles, REPO_ROOT } from '../../lib/query/generate-docs';
+import { buildDictionary, type DataDictionary } from '../../tools/docs/dictionary';
+import { generatedFiles, REPO_ROOT } from '../../tools/docs/generate';
+import { payloadFacts } from '../../tools/docs/payload-facts';
+import { FIXED_COLUMN_DOCS } from '../../tools/docs/fixed-columns';
+import { buildAnalyticsSchema } from '../../tools/docs/analytics-schema';
+import { defaultSamples } from '../../tools/docs/samples';
 
 describe('generated files (docs/data-dictionary.md, lib/query/analytics-schema.json)', () => {
   it('are exactly what `npm run docs` generates from the code (run it after changing columns)', async () => {
@@ -89,29 +88,74 @@ describe('the dictionary model', () => {
     ).toBe('name');
   });
 
-  it('shows ids used as keys as one <id> pattern', () => {
-    expect(column('revActiveVPs_<id>_revision', 'session')?.source).toBe(
-      'appSessions[].revActiveVPs.<id>.revision',
-    );
-    expect(section('session')?.columns.some((c) => /_\d+_/.test(c.name))).toBe(false);
+  it('names no column after an id: id-keyed maps are one json column (schema version 3)', () => {
+    const allDigits = /(^|_)\d+(_|$)/;
+    const payload = dictionary.sections.flatMap((s) => s.columns);
+    expect(
+      [...dictionary.fixed, ...payload].filter((c) => allDigits.test(c.name)).map((c) => c.name),
+    ).toEqual([]);
+    expect(payload.filter((c) => c.name.includes('<id>') || c.source?.includes('<id>'))).toEqual([]);
+    const schema = buildAnalyticsSchema(dictionary);
+    const schemaColumns = schema.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`));
+    expect(schemaColumns.filter((c) => allDigits.test(c.split('.')[1] as string))).toEqual([]);
+    for (const [name, rowType] of [
+      ['revActiveVPs', 'session'],
+      ['revAllVBs', 'session'],
+      ['revActiveOSLs', 'page'],
+      ['campaignEntity_activeVPs', 'engagement'],
+      ['engagementEntity_activeVBs', 'engagement'],
+    ] as const) {
+      const c = column(name, rowType);
+      expect({ name, types: c?.types, idKeyedMap: c?.idKeyedMap }).toEqual({
+        name,
+        types: ['json'],
+        idKeyedMap: true,
+      });
+      expect(schemaColumns).toContain(`${rowType}.${name.toLowerCase()}`);
+    }
+    expect(column('revActiveVPs', 'session')?.source).toBe('appSessions[].revActiveVPs');
+    expect(schema.tables.find((t) => t.name === 'session')?.columns).toContainEqual({
+      name: 'revactivevps',
+      type: 'string',
+      comment: '',
+    });
   });
 
-  it("explains every payload column of the flattener's rows by a source path", () => {
+  it("explains every payload column of the flattener's rows by the source path the flattener reports", () => {
     const state = JSON.parse(
       readFileSync(`${REPO_ROOT}/test/fixtures/example-state.json`, 'utf8'),
     ) as VisitState;
-    const facts = payloadFacts(state);
-    const rows = flattenVisitState({ accountId: '1', visitorId: 'v', sid: 's', state }).rows;
-    const purchase = rows.find((r) => r.rowType === 'event' && r.eventType === 'purchase');
-    const names = facts
-      .filter((f) => f.group.eventType === 'purchase' && f.group.rowType === 'event')
-      .map((f) => f.column.name);
-    for (const name of names) expect(purchase && name in purchase).toBe(true);
-    expect(facts.find((f) => f.column.name === 'orderId')?.sourcePath).toEqual([
+    const { facts, flattened } = payloadFacts({ accountId: '1', visitorId: 'v', sid: 's', state });
+    // Fresh plans hear every column: each payload column of each row has a fact of its row type.
+    const ours = new Set(Object.keys(FIXED_COLUMN_DOCS));
+    for (const row of flattened.rows) {
+      const known = new Set(
+        facts
+          .filter(
+            (f) =>
+              f.rowType === row.rowType &&
+              f.eventType ===
+                (row.rowType === 'event' || row.rowType === 'eventItem' ? row.eventType : undefined) &&
+              f.childPath === (row.rowType === 'eventItem' ? row.childPath : undefined),
+          )
+          .map((f) => f.name),
+      );
+      for (const name of Object.keys(row))
+        if (!ours.has(name)) expect({ name, known: known.has(name) }).toEqual({ name, known: true });
+    }
+    expect(facts.find((f) => f.name === 'orderId')?.sourcePath).toEqual([
       'appSessions[]',
       'events[]',
       'purchase',
       'orderId',
     ]);
+    expect(facts.find((f) => f.name === 'revActiveVPs')).toMatchObject({
+      rowType: 'session',
+      sourcePath: ['appSessions[]', 'revActiveVPs'],
+      encoding: 'json',
+    });
+    // The same columns as the poller's shared plans give (a plan's columns do not depend on its cache).
+    const plain = flattenVisitState({ accountId: '1', visitorId: 'v', sid: 's', state }).rows;
+    expect(flattened.rows).toEqual(plain);
   });
 });

@@ -1,13 +1,14 @@
 /**
  * Simulator run behind the default thresholds of the lost-rate and falling-behind alarms (docs/deploy.md).
  *
- *   npx tsx infra/calibrate-alarms.ts [--hours 7] [--per-minute 2] [--seed 7] [--outage-from-min M --outage-min N]
+ *   npx tsx tools/calibrate-alarms.ts [--hours 7] [--per-minute 2] [--seed 7] [--outage-from-min M --outage-min N]
  *
  * Runs the real poller (lib/) against the LivePerson simulator (OAuth checked, faults injected) and dynalite,
  * one tick per simulated minute on a manual clock, with sessions arriving at a steady rate, each enqueued by the
  * "site" 0–30 s after it starts. Per 5-minute period it sums what the poller publishes (expired_before_capture,
  * sessions_ended, min_time_to_deadline_ms) exactly as the CloudWatch alarms would read them, and prints the
  * distribution. `--outage-*` skips ticks for a while (the poller down) to show what the alarms see then.
+ * A build-time tool: nothing imports it; its printout is what the defaults in infra/config.ts were chosen from.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -93,14 +94,14 @@ async function main(): Promise<void> {
 
   for (let minute = 0; minute < minutes; minute++) {
     // Arrivals during this minute (Poisson via exponential gaps), each enqueued 0–30 s after it starts.
-    let t = clock.nowMs();
-    const end = t + MINUTE_MS;
+    let arrivalMs = clock.nowMs();
+    const end = arrivalMs + MINUTE_MS;
     for (;;) {
-      t += (-Math.log(1 - rng.float(0, 1)) / perMinute) * MINUTE_MS;
-      if (t >= end) break;
-      const s = world.startSession({ startTimeMs: Math.floor(t) });
+      arrivalMs += (-Math.log(1 - rng.float(0, 1)) / perMinute) * MINUTE_MS;
+      if (arrivalMs >= end) break;
+      const s = world.startSession({ startTimeMs: Math.floor(arrivalMs) });
       sessions++;
-      pending.push({ atMs: Math.floor(t + rng.float(0, 30 * SECOND_MS)), ...s });
+      pending.push({ atMs: Math.floor(arrivalMs + rng.float(0, 30 * SECOND_MS)), ...s });
     }
     clock.setMs(end);
     const due = pending.filter((p) => p.atMs <= end);
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
 
   const ratios = periods.map((p) => (p.ended > 0 ? p.lost / p.ended : 0));
   const sorted = [...ratios].sort((a, b) => a - b);
-  const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? 0;
+  const quantile = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? 0;
   const minDeadline = periods
     .filter((p) => p.minToDeadlineMs.length > 0)
     .map((p) => Math.min(...p.minToDeadlineMs));
@@ -154,8 +155,8 @@ async function main(): Promise<void> {
         sessionsEnded: totals.ended,
         lostRatio: {
           overall: totals.ended > 0 ? totals.lost / totals.ended : 0,
-          p50: q(0.5),
-          p99: q(0.99),
+          p50: quantile(0.5),
+          p99: quantile(0.99),
           max: sorted[sorted.length - 1] ?? 0,
           periodsAboveZero: ratios.filter((r) => r > 0).length,
           longestRunOfPeriodsAboveZero: longestRun,
