@@ -1,9 +1,9 @@
 /**
  * One Visit Information answer → capture rows. Pure: no I/O, no clock, no randomness; the same answer (in any
  * object key order) always yields the same rows in the same order. Column names come from naming.ts, keys from
- * rows.ts. Objects go through shape plans (shape-plans.ts: the naming rule worked out once per shape of object,
- * rows built by a constructor compiled per shape), which make it fast and change nothing else:
- * test/unit/capture-flatten-plans.test.ts holds it to the plain version, test/support/flatten-oracle.ts.
+ * lib/keys.ts. Objects go through flatten plans (plans.ts: the naming rule worked out once per shape of
+ * object), which make it fast and change nothing else: test/unit/capture-flatten-plans.test.ts holds it to the
+ * plain version, test/support/flatten-oracle.ts.
  *
  * Per element of `appSessions[]`, in answer order:
  *   - one `session` row: every field of the app session except pages/engagements/events (when they are
@@ -20,10 +20,8 @@
  * eventsByType['_malformed'] but not listed in unknownEventTypes. Duplicate session/page/engagement sort keys
  * in one answer (e.g. the same page twice) get `#DUP1`, `#DUP2`, ... so no row overwrites another.
  */
-import { KNOWN_EVENT_TYPES, type Json, type JsonObject, type VisitState } from '../liveperson/types';
+import { isJsonObject } from '../canonical';
 import { assertValidId } from '../ids';
-import { isJsonObject } from './canonical';
-import { applyPromotions, nullProtoRecord, PROMOTIONS, type PromotedValues } from './naming';
 import {
   capturePk,
   engagementSk,
@@ -31,18 +29,23 @@ import {
   eventItemSk,
   eventSk,
   eventSkBase,
-  MALFORMED_EVENT_TYPE,
   pageSk,
+  sessionIndexKeys,
+  sessionSk,
+} from '../keys';
+import { KNOWN_EVENT_TYPES, type Json, type JsonObject, type VisitState } from '../liveperson/types';
+import { applyPromotions, nullProtoRecord, PROMOTIONS, type FlatColumn, type PromotedValues } from './naming';
+import {
+  buildRow,
+  MALFORMED_EVENT_TYPE,
   payloadHashOf,
   payloadHashOfCanonical,
   ROW_TYPES,
-  sessionIndexKeys,
-  sessionSk,
   type CaptureRow,
   type RowLayout,
   type Scalar,
 } from './rows';
-import { canonicalJsonOf, ShapePlans, type Flattened, type PlanSource, type PlanSpec } from './shape-plans';
+import { canonicalJsonOf, PlanCache, type Flattened, type PlannedChildArray, type PlanSource } from './plans';
 
 export { rowByteSize } from './rows';
 
@@ -78,7 +81,7 @@ const NOTHING_PROMOTED: PromotedValues = { values: new Map(), omit: [] };
 /** Arrays of an app session that become rows of their own rather than session columns. */
 const ROW_ARRAYS = ['pages', 'engagements', 'events'] as const;
 
-/** Paths left out of the session row's flattening (module constants: shape plans compare them by identity). */
+/** Paths left out of the session row's flattening. */
 const VISIT_PREFIX = ['visit'] as const;
 const APP_SESSIONS = ['appSessions'] as const;
 const ROW_ARRAY_PATHS = { pages: ['pages'], engagements: ['engagements'], events: ['events'] } as const;
@@ -121,29 +124,129 @@ const EVENT_ITEM_LAYOUT: RowLayout = {
   keyColumns: ['pk', 'sk'],
   ourColumns: ['rowType', ...IDENTITY, ...EVENT_IDENTITY, 'parentSk', 'childPath', 'childIndex'],
 };
-const NO_SPEC: PlanSpec = { omit: [] };
+const NO_OMIT: readonly (readonly string[])[] = Object.freeze([]);
 
 /**
- * Shape plans of each kind of row (see shape-plans.ts): kept per container, since the same shapes come back
- * in every answer. Bounded; they never change a row, only how fast it is made.
+ * What the flattener knows of one payload column when its plan is made: the facts the data dictionary and the
+ * analytics schema are generated from. `sourcePath` is the value's path in the answer, `[]` marking array
+ * elements (`appSessions[]`, `events[]`, the event type, then the body's keys).
  */
-export interface FlattenPlans {
-  readonly session: ShapePlans;
-  readonly page: ShapePlans;
-  readonly engagement: ShapePlans;
-  readonly event: ShapePlans;
-  readonly malformedEvent: ShapePlans;
-  readonly eventItem: ShapePlans;
+export interface ColumnFact {
+  readonly rowType: 'session' | 'page' | 'engagement' | 'event' | 'eventItem';
+  readonly eventType?: string;
+  readonly childPath?: string;
+  readonly name: string;
+  readonly sourcePath: readonly string[];
+  readonly encoding: 'scalar' | 'json';
 }
 
-export function newFlattenPlans(): FlattenPlans {
+/** Receives the facts of every column of every plan made (see `newFlattenPlans`). */
+export type ColumnListener = (fact: ColumnFact) => void;
+
+/** An event item's family: its event type and child array (their items share shapes). */
+interface ItemContext {
+  readonly eventType: string;
+  readonly child: PlannedChildArray;
+}
+
+/**
+ * Flatten plans of each kind of row (see plans.ts): kept per container, since the same shapes come back in
+ * every answer. Bounded; they never change a row, only how fast it is made.
+ */
+export interface FlattenPlans {
+  readonly session: PlanCache;
+  readonly page: PlanCache;
+  readonly engagement: PlanCache;
+  /** Context: the event type. */
+  readonly event: PlanCache<string>;
+  /** Elements that are not `{ <type>: { ...body } }`: no type to be reached under, a cache of their own. */
+  readonly malformedEvent: PlanCache;
+  readonly eventItem: PlanCache<ItemContext>;
+}
+
+const SESSION_PATH = ['appSessions[]'];
+const EVENTS_PATH = [...SESSION_PATH, 'events[]'];
+
+/**
+ * New, empty plans. `onColumn`, when given, hears every column of every plan made, with its source path: give
+ * it fresh plans to hear every column of an answer (a cached plan is not made again). Without it, nothing is
+ * spent on it.
+ */
+export function newFlattenPlans(onColumn?: ColumnListener): FlattenPlans {
+  const report =
+    onColumn === undefined
+      ? undefined
+      : (
+          flat: { columns: readonly FlatColumn[] },
+          fact: (leaf: FlatColumn) => Omit<ColumnFact, 'name' | 'encoding'>,
+        ): void => {
+          for (const c of flat.columns) onColumn({ ...fact(c), name: c.name, encoding: c.encoding });
+        };
+  if (report === undefined) {
+    return {
+      session: new PlanCache(),
+      page: new PlanCache(),
+      engagement: new PlanCache(),
+      event: new PlanCache({ objectArrays: 'children', canonical: true }),
+      malformedEvent: new PlanCache({ objectArrays: 'children' }),
+      eventItem: new PlanCache(),
+    };
+  }
   return {
-    session: new ShapePlans('json'),
-    page: new ShapePlans('json'),
-    engagement: new ShapePlans('json'),
-    event: new ShapePlans('children', { canonical: true }),
-    malformedEvent: new ShapePlans('children'),
-    eventItem: new ShapePlans('json', { canonical: true }),
+    session: new PlanCache({
+      listener: (flat) =>
+        report(flat, (c) => ({
+          rowType: 'session',
+          // The visit source's paths start with its prefix 'visit': those fields are the answer's own.
+          sourcePath:
+            c.source === 1 ? c.sourcePath.slice(VISIT_PREFIX.length) : [...SESSION_PATH, ...c.sourcePath],
+        })),
+    }),
+    page: new PlanCache({
+      listener: (flat) =>
+        report(flat, (c) => ({ rowType: 'page', sourcePath: [...SESSION_PATH, 'pages[]', ...c.sourcePath] })),
+    }),
+    engagement: new PlanCache({
+      listener: (flat) =>
+        report(flat, (c) => ({
+          rowType: 'engagement',
+          sourcePath: [...SESSION_PATH, 'engagements[]', ...c.sourcePath],
+        })),
+    }),
+    event: new PlanCache<string>({
+      objectArrays: 'children',
+      canonical: true,
+      listener: (flat, eventType) =>
+        report(flat, (c) => ({
+          rowType: 'event',
+          eventType,
+          sourcePath: [...EVENTS_PATH, eventType, ...c.sourcePath],
+        })),
+    }),
+    malformedEvent: new PlanCache({
+      objectArrays: 'children',
+      listener: (flat) =>
+        report(flat, (c) => ({
+          rowType: 'event',
+          eventType: MALFORMED_EVENT_TYPE,
+          sourcePath: [...EVENTS_PATH, ...c.sourcePath],
+        })),
+    }),
+    eventItem: new PlanCache<ItemContext>({
+      listener: (flat, { eventType, child }) =>
+        report(flat, (c) => ({
+          rowType: 'eventItem',
+          eventType,
+          childPath: child.name,
+          sourcePath: [
+            ...EVENTS_PATH,
+            eventType,
+            ...child.sourcePath.slice(0, -1),
+            `${child.sourcePath[child.sourcePath.length - 1] ?? ''}[]`,
+            ...c.sourcePath,
+          ],
+        })),
+    }),
   };
 }
 
@@ -182,24 +285,7 @@ function parseEvent(element: Json | undefined): ParsedEvent {
   return { malformed: true, eventType: MALFORMED_EVENT_TYPE, body: asObject(element), hashed };
 }
 
-const NO_ITEMS: readonly (readonly Flattened[])[] = Object.freeze([]);
-
-/** The items of each of an event's child arrays, flattened (in the order of `flat.childArrays`). */
-function flattenItems(flat: Flattened, plans: ShapePlans): Flattened[][] {
-  return flat.childArrays.map((child) => child.items.map((item) => plans.flatten(item, NO_SPEC)));
-}
-
-/** Canonical JSON of each child array, from its items' plans. */
-function arraysJson(items: readonly (readonly Flattened[])[]): string[] {
-  return items.map((list) => {
-    let json = '[';
-    for (let i = 0; i < list.length; i += 1)
-      json += (i === 0 ? '' : ',') + canonicalJsonOf(list[i] as Flattened);
-    return `${json}]`;
-  });
-}
-
-/** `plans`: the shape plans to use and fill (default: the module's own, shared by every call). */
+/** `plans`: the flatten plans to use and fill (default: the module's own, shared by every call). */
 export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sharedPlans): FlattenResult {
   const { accountId, visitorId, sid } = input;
   // Ids become key parts unencoded: validating them here keeps '#' (the key separator) out.
@@ -234,10 +320,14 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     const promoted = applyPromotions(session, PROMOTIONS.session);
     const appSessionId = stringOrNull(promoted.values.get('appSessionId'));
     const rowArrays = ROW_ARRAYS.filter((k) => Object.hasOwn(session, k) && Array.isArray(session[k]));
-    const flat = plans.session.flattenTogether([
-      { value: session, omit: [...promoted.omit, ...rowArrays.map((k) => ROW_ARRAY_PATHS[k])] },
-      visitSource,
-    ]);
+    const flat = plans.session.flatten(
+      '',
+      [
+        { value: session, omit: [...promoted.omit, ...rowArrays.map((k) => ROW_ARRAY_PATHS[k])] },
+        visitSource,
+      ],
+      undefined,
+    );
     const ipv4 = session.ipv4;
     const lpv4 = session.lpv4;
     const ip =
@@ -249,17 +339,17 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     const fixed: Scalar[] = dated ? [pk, sk, gsi1pk, gsi1sk, gsi3pk, gsi3sk] : [pk, sk, gsi1pk, gsi1sk];
     fixed.push(ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip);
     const layout = dated ? DATED_SESSION_LAYOUT : UNDATED_SESSION_LAYOUT;
-    rows.push(flat.plan.template(layout).build(fixed, flat.values));
+    rows.push(rowOf(flat, layout, fixed));
     counts.session += 1;
 
     for (const rawPage of arrayField(session, 'pages')) {
       const page = asObject(rawPage);
       const p = applyPromotions(page, PROMOTIONS.page);
       const pageId = stringOrNull(p.values.get('pageId'));
-      const flat = plans.page.flatten(page, { omit: p.omit });
+      const flat = plans.page.flatten('', [{ value: page, omit: p.omit }], undefined);
       const sk = uniqueSk(pageSk(appSessionId, pageId, page.startTime));
       const fixed = [pk, sk, ROW_TYPES.page, accountId, visitorId, sid, appSessionId, pageId];
-      rows.push(flat.plan.template(PAGE_LAYOUT).build(fixed, flat.values));
+      rows.push(rowOf(flat, PAGE_LAYOUT, fixed));
       counts.page += 1;
     }
 
@@ -269,7 +359,11 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       const engagementId = stringOrNull(e.values.get('engagementId'));
       // impressionAccepted (an array of objects) stays a JSON column: engagements are few and small, and a
       // child-row kind of their own would buy little over json_extract.
-      const flat = plans.engagement.flatten(engagement, { rootName: 'engagement', omit: e.omit });
+      const flat = plans.engagement.flatten(
+        '',
+        [{ value: engagement, rootName: 'engagement', omit: e.omit }],
+        undefined,
+      );
       const sk = uniqueSk(engagementSk(appSessionId, engagementId));
       const pageId = stringOrNull(e.values.get('pageId'));
       const fixed = [
@@ -283,7 +377,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         engagementId,
         pageId,
       ];
-      rows.push(flat.plan.template(ENGAGEMENT_LAYOUT).build(fixed, flat.values));
+      rows.push(rowOf(flat, ENGAGEMENT_LAYOUT, fixed));
       counts.engagement += 1;
     }
 
@@ -295,15 +389,14 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         : applyPromotions(body, PROMOTIONS.event);
       const serverTimeStamp = (ev.values.get('serverTimeStamp') as number | undefined) ?? null;
       const pageId = stringOrNull(ev.values.get('pageId'));
-      // A malformed element has no type to be reached under: its own family of plans.
       const flat = parsed.malformed
-        ? plans.malformedEvent.flatten(body, NO_SPEC)
-        : plans.event.flatten(body, { omit: ev.omit, rootName: eventType });
-      // The items of child arrays are flattened first: their plans also write their part of the event's hash.
-      const items = flat.childArrays.length === 0 ? NO_ITEMS : flattenItems(flat, plans.eventItem);
+        ? plans.malformedEvent.flatten('', [{ value: body, omit: NO_OMIT }], undefined)
+        : plans.event.flatten(eventType, [{ value: body, omit: ev.omit, rootName: eventType }], eventType);
+      // The event's identity hashes the raw body as it came (not its columns): a new naming rule or schema
+      // version never gives a live session's events new keys.
       const payloadHash = parsed.malformed
         ? payloadHashOf(parsed.hashed)
-        : payloadHashOfCanonical(canonicalJsonOf(flat, items.length === 0 ? undefined : arraysJson(items)));
+        : payloadHashOfCanonical(canonicalJsonOf(flat));
       const base = eventSkBase(eventType, serverTimeStamp, payloadHash);
       const occurrence = occurrences.get(base) ?? 0;
       occurrences.set(base, occurrence + 1);
@@ -324,16 +417,23 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         occurrence,
       );
       const layout = eventKeys === undefined ? UNDATED_EVENT_LAYOUT : DATED_EVENT_LAYOUT;
-      rows.push(flat.plan.template(layout).build(fixed, flat.values));
+      rows.push(rowOf(flat, layout, fixed));
       counts.event += 1;
       eventsByType[eventType] = (eventsByType[eventType] ?? 0) + 1;
       if (!parsed.malformed && !KNOWN.has(eventType)) unknown.add(eventType);
 
-      for (let c = 0; c < items.length; c += 1) {
-        const child = flat.childArrays[c] as Flattened['childArrays'][number];
-        const list = items[c] as readonly Flattened[];
-        for (let childIndex = 0; childIndex < list.length; childIndex += 1) {
-          const item = list[childIndex] as Flattened;
+      const childArrays = flat.plan.childArrays;
+      for (let c = 0; c < childArrays.length; c += 1) {
+        const child = childArrays[c] as PlannedChildArray;
+        const items = flat.childItems[c] as readonly JsonObject[];
+        const context: ItemContext = { eventType, child };
+        const family = `${eventType}\u0000${child.name}`;
+        for (let childIndex = 0; childIndex < items.length; childIndex += 1) {
+          const item = plans.eventItem.flatten(
+            family,
+            [{ value: items[childIndex] as JsonObject, omit: NO_OMIT }],
+            context,
+          );
           const fixed = [
             pk,
             eventItemSk(sk, child.name, childIndex),
@@ -349,7 +449,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
             child.name,
             childIndex,
           ];
-          rows.push(item.plan.template(EVENT_ITEM_LAYOUT).build(fixed, item.values));
+          rows.push(rowOf(item, EVENT_ITEM_LAYOUT, fixed));
           counts.eventItem += 1;
         }
       }
@@ -357,4 +457,8 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
   }
 
   return { rows, counts, eventsByType, unknownEventTypes: [...unknown].sort() };
+}
+
+function rowOf(flat: Flattened, layout: RowLayout, fixed: readonly Scalar[]): CaptureRow {
+  return buildRow(flat.plan.columnsOfRow(layout), fixed, flat.values);
 }

@@ -6,9 +6,8 @@
  *
  *  1. Objects are walked; a leaf's column is its key path joined with `_`.
  *       {geo:{countryCode:'IL'}}                                → geo_countryCode = 'IL'
- *       {revActiveVPs:{'493914412':{revision:7}}}               → revActiveVPs_493914412_revision = 7
  *  2. Wrapper unwrapping: an object reached under key K that itself holds a non-empty object under the same key
- *     K loses that inner level (K.K.x → K_x). An event body is "reached under" its event type and an engagement
+ *     K (not an id-keyed map, rule 6) loses that inner level (K.K.x → K_x). An event body is "reached under" its event type and an engagement
  *     element under `engagement`, so the documented wrappers disappear:
  *       event lead  {serverTimeStamp, contexts, lead:{topic:'t'}}  → topic = 't'          (not lead_topic)
  *       session     {personalInfo:{personalInfo:{customerAge:{customerAgeInYears:34}}}}
@@ -53,6 +52,14 @@
  *       - arrays that mix objects with other values, arrays of arrays: JSON as well
  *       - objects deeper than MAX_FLATTEN_DEPTH (16) segments: the remainder as JSON in the column of the
  *         first 16 segments   {l1:{l2:...{l16:{l17:'x'}}}} → l1_l2_..._l16 = '{"l17":"x"}'
+ *       - id-keyed maps: an object (not a row's root) with at least one key, EVERY key all digits, keyed by
+ *         campaign, engagement, VP/VB/OSL ids. Its keys are data, so it is one value with no columns or child
+ *         rows inside, and no wrapper is unwrapped into it (rule 2):
+ *           {revActiveVPs:{'493914412':{revision:7},'1249882912':{revision:7}}}
+ *                                      → revActiveVPs = '{"1249882912":{"revision":7},"493914412":{"revision":7}}'
+ *         An object that mixes id keys with other keys is walked as any object (its ids become segments):
+ *           {m:{'1':1, x:2}}           → m_1 = 1, m_x = 2
+ *         Rows of schema version 2 and before have one column per id instead (revActiveVPs_493914412_revision).
  *  7. Arrays whose elements are all objects, INSIDE AN EVENT (at any depth of its body), become `eventItem`
  *     child rows instead of a column: childPath = the column name the array would have had (it takes part in
  *     rule 5), one row per element, each element flattened by rules 1-6 (no further child rows: arrays of
@@ -65,8 +72,8 @@
  * Non-finite numbers (impossible in JSON) are stored as their string ('NaN'), never as another number.
  */
 import type { Json, JsonObject } from '../liveperson/types';
-import { CAPTURE_KEY_ATTRIBUTES } from '../store/schema';
-import { canonicalJson, isJsonObject, shortHash } from './canonical';
+import { canonicalJson, isJsonObject, shortHash } from '../canonical';
+import { CAPTURE_KEY_ATTRIBUTES } from '../keys';
 
 export type Scalar = string | number | boolean | null;
 
@@ -397,6 +404,29 @@ function isOmitted(step: PathStep, relLength: number, omit: readonly (readonly s
   return false;
 }
 
+/** A key of an id-keyed map: campaign, engagement, VP/VB/OSL ids (rule 6). */
+const ID_KEY = /^[0-9]+$/;
+
+/**
+ * Rule 6's id-keyed map: an object with at least one key, every key made of digits only
+ * (`{"493914412":{"revision":7}}`). Its keys are data (ids the account uses), not names: as columns they would
+ * grow a site's column set with every campaign, so the whole map is one JSON value.
+ */
+export function isIdKeyedMap(obj: JsonObject): boolean {
+  return areIdKeys(Object.keys(obj));
+}
+
+/** True when `keys` (an object's own keys) are those of an id-keyed map: at least one, all digits. */
+export function areIdKeys(keys: readonly string[]): boolean {
+  if (keys.length === 0) return false;
+  for (const key of keys) {
+    // Most objects fail on their first key's first character: the regular expression only confirms.
+    const first = key.charCodeAt(0);
+    if (first < 48 || first > 57 || !ID_KEY.test(key)) return false;
+  }
+  return true;
+}
+
 function hasOwnKeys(obj: JsonObject): boolean {
   for (const key in obj) if (Object.hasOwn(obj, key)) return true;
   return false;
@@ -480,9 +510,13 @@ function walkObject(
     return;
   }
   const inner = reachedBy !== undefined && Object.hasOwn(obj, reachedBy) ? obj[reachedBy] : undefined;
-  // Only unwrap a wrapper we will walk into: a depth-capped wrapper keeps its own name as column.
+  // Only unwrap a wrapper we will walk into: a depth-capped wrapper or an id-keyed map keeps its own name as
+  // column (the map is a value, and a value needs a name).
   const unwrap =
-    isJsonObject(inner) && hasOwnKeys(inner) && walk.prefixLength + relLength + 1 < walk.maxDepth;
+    isJsonObject(inner) &&
+    hasOwnKeys(inner) &&
+    !isIdKeyedMap(inner) &&
+    walk.prefixLength + relLength + 1 < walk.maxDepth;
   const depth = (path?.length ?? 0) + 1;
   for (const key of keys) {
     const value = obj[key];
@@ -520,7 +554,7 @@ function walkValue(
     } else {
       emit(walk, step, presented, segments, altered, canonicalJson(value), 'json', NO_ITEMS);
     }
-  } else if (step.length >= walk.maxDepth && hasOwnKeys(value)) {
+  } else if ((step.length >= walk.maxDepth && hasOwnKeys(value)) || isIdKeyedMap(value)) {
     emit(walk, step, presented, segments, altered, canonicalJson(value), 'json', NO_ITEMS);
   } else {
     walkObject(walk, value, relLength, step, presented, segments, altered, key);

@@ -150,14 +150,15 @@ export async function benchFlattenCost(options: { rounds: number }): Promise<Fig
   const mix = measureMix(Math.min(options.rounds, 7), bundled);
   figures.push({
     id: '3',
-    title: `flatten / JSON.parse, a mix of ${MIX_SESSIONS} sessions aged 10 min to 6 h, each flattened once per round`,
+    title: `flatten / JSON.parse, a mix of ${MIX_SESSIONS} sessions aged 10 min to 6 h, fresh sessions every round`,
     ratio: mix.flattenUs / mix.parseUs,
     against: `× JSON.parse of the same bodies`,
+    target: { op: '<=', value: 2 },
     raw:
       `flatten ${fixed(mix.flattenUs, 0)} µs, JSON.parse ${fixed(mix.parseUs, 0)} µs per answer (median of ` +
-      `${mix.rounds} rounds), ${fixed(mix.rowsPerAnswer, 1)} rows per answer. The lines above flatten one ` +
-      `answer over and over, so every row's shape plan hits; here a session row's shape (its keys hold campaign ` +
-      `ids) rarely repeats, and each one takes the naming walk`,
+      `${mix.rounds} rounds, each over ${MIX_SESSIONS} new sessions of another seed, plans kept across rounds ` +
+      `as in a container), ${fixed(mix.rowsPerAnswer, 1)} rows per answer; what a tick sees, where the lines ` +
+      `above flatten one answer over and over`,
   });
   return figures;
 }
@@ -165,62 +166,58 @@ export async function benchFlattenCost(options: { rounds: number }): Promise<Fig
 const MIX_SESSIONS = 1000;
 
 /**
- * What a tick sees: many sessions of many ages, each answer flattened once per round (plans shared, as in a
- * container), against JSON.parse of the same bodies.
+ * What a tick sees: many sessions of many ages, each answer flattened once (plans shared, as in a container),
+ * against JSON.parse of the same bodies. Every round takes new sessions (another seed): no round can be served
+ * by plans made for the very same answers.
  */
 function measureMix(
   rounds: number,
   bundled: Flatten,
 ): { parseUs: number; flattenUs: number; rowsPerAnswer: number; rounds: number } {
-  const t0Ms = Date.UTC(2026, 0, 5, 8);
-  const world = new SimulatedWorld({
-    seed: 5,
-    accountId: ACCOUNT,
-    clock: new ManualClock(t0Ms),
-    earlyEndProbability: 0,
-  });
-  const bodies = Array.from({ length: MIX_SESSIONS }, (_, i) => {
-    const session = world.startSession({ startTimeMs: t0Ms, durationMs: 6 * HOUR_MS });
-    // Ages spread evenly from 10 minutes to the 6-hour wall.
-    const ageMs = 10 * 60_000 + ((6 * HOUR_MS - 11 * 60_000) * i) / (MIX_SESSIONS - 1);
-    const text = JSON.stringify(world.stateAt(session.visitorId, session.sid, t0Ms + ageMs));
-    return { visitorId: session.visitorId, sid: session.sid, text };
-  });
   let rows = 0;
-  const flattenAll = (): number => {
+  let answers = 0;
+  const flattenUs: number[] = [];
+  const parseUs: number[] = [];
+  // Round 0 warms up (the container's first answers), unmeasured.
+  for (let round = 0; round <= rounds; round++) {
+    const bodies = mixBodies(5 + round);
+    const parseStartMs = performance.now();
     const parsed = bodies.map((b) => JSON.parse(b.text) as VisitState);
+    const parsedUs = ((performance.now() - parseStartMs) * 1000) / bodies.length;
     const startMs = performance.now();
-    rows = 0;
+    let roundRows = 0;
     for (let i = 0; i < bodies.length; i += 1) {
       const b = bodies[i] as (typeof bodies)[number];
-      rows += bundled({
+      roundRows += bundled({
         accountId: ACCOUNT,
         visitorId: b.visitorId,
         sid: b.sid,
         state: parsed[i] as VisitState,
       }).rows.length;
     }
-    return ((performance.now() - startMs) * 1000) / bodies.length;
-  };
-  const parseAll = (): number => {
-    const startMs = performance.now();
-    let sink = 0;
-    for (const b of bodies) sink += (JSON.parse(b.text) as VisitState).appSessions.length;
-    if (sink < 0) throw new Error('unreachable');
-    return ((performance.now() - startMs) * 1000) / bodies.length;
-  };
-  flattenAll();
-  parseAll();
-  const flattenUs: number[] = [];
-  const parseUs: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    parseUs.push(parseAll());
-    flattenUs.push(flattenAll());
+    const flattenedUs = ((performance.now() - startMs) * 1000) / bodies.length;
+    if (round === 0) continue;
+    parseUs.push(parsedUs);
+    flattenUs.push(flattenedUs);
+    rows += roundRows;
+    answers += bodies.length;
   }
-  return {
-    parseUs: median(parseUs),
-    flattenUs: median(flattenUs),
-    rowsPerAnswer: rows / bodies.length,
-    rounds,
-  };
+  return { parseUs: median(parseUs), flattenUs: median(flattenUs), rowsPerAnswer: rows / answers, rounds };
+}
+
+/** MIX_SESSIONS answers of one seed's sessions, their ages spread evenly from 10 minutes to the 6-hour wall. */
+function mixBodies(seed: number): { visitorId: string; sid: string; text: string }[] {
+  const t0Ms = Date.UTC(2026, 0, 5, 8);
+  const world = new SimulatedWorld({
+    seed,
+    accountId: ACCOUNT,
+    clock: new ManualClock(t0Ms),
+    earlyEndProbability: 0,
+  });
+  return Array.from({ length: MIX_SESSIONS }, (_, i) => {
+    const session = world.startSession({ startTimeMs: t0Ms, durationMs: 6 * HOUR_MS });
+    const ageMs = 10 * 60_000 + ((6 * HOUR_MS - 11 * 60_000) * i) / (MIX_SESSIONS - 1);
+    const text = JSON.stringify(world.stateAt(session.visitorId, session.sid, t0Ms + ageMs));
+    return { visitorId: session.visitorId, sid: session.sid, text };
+  });
 }

@@ -1,40 +1,42 @@
 /**
- * The flattener as it was before shape plans (lib/capture/shape-plans.ts): every object through
- * `flattenSources`, every row through `newRow`. Kept as the plain reference that
- * test/unit/capture-flatten-plans.test.ts holds `flattenVisitState` to, row for row and column for column.
- * Its rules are documented in lib/capture/flatten.ts; do not "improve" it, it is the yardstick.
+ * The flattener as it was before shape plans (lib/capture/shape-plans.ts): every object through the plain
+ * naming oracle (./naming-oracle.ts, which shares no code with lib/capture/naming.ts), every row through
+ * `newRow`. Kept as the plain reference that test/unit/capture-flatten-plans.test.ts holds `flattenVisitState`
+ * to, row for row and column for column. Its rules are documented in lib/capture/flatten.ts; do not "improve"
+ * it, it is the yardstick. Only key formats (lib/keys.ts) and row constants (lib/capture/rows.ts) come from lib.
  */
 import { KNOWN_EVENT_TYPES, type Json, type JsonObject, type VisitState } from '../../lib/liveperson/types';
 import { assertValidId } from '../../lib/ids';
-import { isJsonObject } from '../../lib/capture/canonical';
+import { isJsonObject } from '../../lib/canonical';
 import {
-  applyPromotions,
-  flattenSources,
-  nullProtoRecord,
-  PROMOTIONS,
+  oracleFlattenSources,
+  oraclePromote,
+  ORACLE_PROMOTIONS,
   type BookkeepingColumn,
-  type FlattenSource,
-  type PromotedValues,
+  type OraclePromoted,
+  type OracleSource,
   type Scalar,
-} from '../../lib/capture/naming';
+} from './naming-oracle';
 import {
   CAPTURE_SCHEMA_VERSION,
+  MALFORMED_EVENT_TYPE,
+  payloadHashOf,
+  ROW_PROTOTYPE,
+  ROW_TYPES,
+  type CaptureRow,
+} from '../../lib/capture/rows';
+import {
   capturePk,
   engagementSk,
   eventIndexKeys,
   eventItemSk,
   eventSk,
   eventSkBase,
-  MALFORMED_EVENT_TYPE,
   pageSk,
-  payloadHashOf,
-  ROW_PROTOTYPE,
-  ROW_TYPES,
   sessionIndexKeys,
   sessionSk,
-  type CaptureRow,
   type RowKeyColumns,
-} from '../../lib/capture/rows';
+} from '../../lib/keys';
 
 export interface FlattenInput {
   accountId: string;
@@ -64,14 +66,13 @@ export interface FlattenResult {
 export const RAW_ELEMENT_COLUMN = 'rawElement';
 
 const KNOWN = new Set<string>(KNOWN_EVENT_TYPES);
-const CHILD_ROWS = { objectArrays: 'children' } as const;
-const NOTHING_PROMOTED: PromotedValues = { values: new Map(), omit: [] };
+const NOTHING_PROMOTED: OraclePromoted = { values: new Map(), omit: [] };
 /** Arrays of an app session that become rows of their own rather than session columns. */
 const ROW_ARRAYS = ['pages', 'engagements', 'events'] as const;
 
 function asObject(value: Json | undefined): JsonObject {
   if (isJsonObject(value)) return value;
-  const wrapped = nullProtoRecord<Json>();
+  const wrapped = Object.create(null) as Record<string, Json>;
   wrapped[RAW_ELEMENT_COLUMN] = value === undefined ? null : value;
   return wrapped;
 }
@@ -102,7 +103,14 @@ function parseEvent(element: Json | undefined): ParsedEvent {
   return { malformed: true, eventType: MALFORMED_EVENT_TYPE, body: asObject(element), hashed };
 }
 
-export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
+/** `idKeyedMaps: false` flattens by the naming rule as it was before id-keyed maps became data. */
+export function oracleFlattenVisitState(
+  input: FlattenInput,
+  options: { readonly idKeyedMaps?: boolean } = {},
+): FlattenResult {
+  const idKeyedMaps = options.idKeyedMaps ?? true;
+  const flattenSources = (sources: readonly OracleSource[], objectArrays: 'json' | 'children' = 'json') =>
+    oracleFlattenSources(sources, { objectArrays, idKeyedMaps });
   const { accountId, visitorId, sid } = input;
   // Ids become key parts unencoded: validating them here keeps '#' (the key separator) out.
   assertValidId('accountId', accountId);
@@ -116,7 +124,7 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
   const pk = capturePk(accountId, sid);
   const rows: CaptureRow[] = [];
   const counts: FlattenCounts = { session: 0, page: 0, engagement: 0, event: 0, eventItem: 0 };
-  const eventsByType = nullProtoRecord<number>();
+  const eventsByType = Object.create(null) as Record<string, number>;
   const unknown = new Set<string>();
   const skSeen = new Map<string, number>();
   const occurrences = new Map<string, number>();
@@ -127,8 +135,8 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
     return seen === 0 ? sk : `${sk}#DUP${seen}`;
   };
 
-  const visit = applyPromotions(state, PROMOTIONS.visit);
-  const visitSource: FlattenSource = {
+  const visit = oraclePromote(state, ORACLE_PROMOTIONS.visit);
+  const visitSource: OracleSource = {
     value: state,
     prefix: ['visit'],
     omit: [...visit.omit, ['appSessions']],
@@ -137,7 +145,7 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
 
   for (const rawSession of state.appSessions) {
     const session = asObject(rawSession);
-    const promoted = applyPromotions(session, PROMOTIONS.session);
+    const promoted = oraclePromote(session, ORACLE_PROMOTIONS.session);
     const appSessionId = stringOrNull(promoted.values.get('appSessionId'));
     const rowArrays = ROW_ARRAYS.filter((k) => Object.hasOwn(session, k) && Array.isArray(session[k]));
     const plan = flattenSources([
@@ -167,7 +175,7 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
 
     for (const rawPage of arrayField(session, 'pages')) {
       const page = asObject(rawPage);
-      const p = applyPromotions(page, PROMOTIONS.page);
+      const p = oraclePromote(page, ORACLE_PROMOTIONS.page);
       const pageId = stringOrNull(p.values.get('pageId'));
       const pagePlan = flattenSources([{ value: page, omit: p.omit }]);
       rows.push(
@@ -182,7 +190,7 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
 
     for (const rawEngagement of arrayField(session, 'engagements')) {
       const engagement = asObject(rawEngagement);
-      const e = applyPromotions(engagement, PROMOTIONS.engagement);
+      const e = oraclePromote(engagement, ORACLE_PROMOTIONS.engagement);
       const engagementId = stringOrNull(e.values.get('engagementId'));
       // impressionAccepted (an array of objects) stays a JSON column: engagements are few and small, and a
       // child-row kind of their own would buy little over json_extract.
@@ -208,9 +216,9 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
     for (const element of arrayField(session, 'events')) {
       const parsed = parseEvent(element);
       const { eventType, body } = parsed;
-      const ev: PromotedValues = parsed.malformed
+      const ev: OraclePromoted = parsed.malformed
         ? NOTHING_PROMOTED
-        : applyPromotions(body, PROMOTIONS.event);
+        : oraclePromote(body, ORACLE_PROMOTIONS.event);
       const serverTimeStamp = (ev.values.get('serverTimeStamp') as number | undefined) ?? null;
       const pageId = stringOrNull(ev.values.get('pageId'));
       const payloadHash = payloadHashOf(parsed.malformed ? parsed.hashed : body);
@@ -220,7 +228,7 @@ export function oracleFlattenVisitState(input: FlattenInput): FlattenResult {
       const sk = eventSk(base, occurrence);
       const evPlan = flattenSources(
         [parsed.malformed ? { value: body } : { value: body, omit: ev.omit, rootName: eventType }],
-        CHILD_ROWS,
+        'children',
       );
       const eventKeys = eventIndexKeys(accountId, sid, eventType, serverTimeStamp, sk);
       rows.push(

@@ -1,6 +1,5 @@
 /**
- * Shape plans (lib/capture/shape-plans.ts) and compiled row templates (rowTemplate in rows.ts) must never change
- * a row: `flattenVisitState` with plans reused across answers is held to test/support/flatten-oracle.ts (the
+ * Flatten plans (lib/capture/plans.ts) and the row builder (rows.ts) must never change a row: `flattenVisitState` with plans reused across answers is held to test/support/flatten-oracle.ts (the
  * flattener without plans), row for row, value for value and in the same column order, on simulator answers
  * and on generated answers whose objects share shapes but not values, or nearly share them.
  */
@@ -10,15 +9,8 @@ import {
   type FlattenInput,
   type FlattenResult,
 } from '../../lib/capture/flatten';
-import { COMPILE_AFTER_USES, ROW_PROTOTYPE, rowTemplate } from '../../lib/capture/rows';
-import {
-  MAX_FAMILIES,
-  MAX_PLAN_DEPTH,
-  MAX_PLANS,
-  PLAN_ANYWAY_EVERY,
-  PLANS_PER_FAMILY,
-  ShapePlans,
-} from '../../lib/capture/shape-plans';
+import { buildRow, CAPTURE_SCHEMA_VERSION, ROW_PROTOTYPE, rowColumnNames } from '../../lib/capture/rows';
+import { MAX_PLAN_NODES, MAX_SHAPE_STEPS, PlanCache } from '../../lib/capture/plans';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
 import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
 import { Random } from '../../lib/simulator/random';
@@ -133,7 +125,7 @@ function generatedAnswer(random: Random, shared: { session: JsonObject; visit: J
   } as VisitState;
 }
 
-describe('flattenVisitState with shape plans, against the flattener without them', () => {
+describe('flattenVisitState with flatten plans, against the flattener without them', () => {
   it('gives the same rows for simulator answers over a day of sessions, plans shared throughout', () => {
     const plans = newFlattenPlans();
     for (const seed of [1, 2, 3]) {
@@ -156,8 +148,10 @@ describe('flattenVisitState with shape plans, against the flattener without them
       }
     }
     // The point of plans: most objects reuse one.
-    expect(plans.event.stats.hits).toBeGreaterThan(plans.event.stats.misses * 5);
-    expect(plans.page.stats.hits).toBeGreaterThan(plans.page.stats.misses * 10);
+    expect(plans.event.stats.hits).toBeGreaterThan(plans.event.stats.made * 5);
+    expect(plans.page.stats.hits).toBeGreaterThan(plans.page.stats.made * 10);
+    // Session rows too, now that id-keyed maps are values rather than shape (naming.ts, rule 6).
+    expect(plans.session.stats.hits).toBeGreaterThan(plans.session.stats.made);
   });
 
   it.each([11, 12, 13])(
@@ -180,89 +174,143 @@ describe('flattenVisitState with shape plans, against the flattener without them
   );
 });
 
-describe('ShapePlans', () => {
+describe('PlanCache', () => {
+  const flatten = (
+    plans: PlanCache,
+    value: JsonObject,
+    family = '',
+    rootName?: string,
+    omit: string[][] = [],
+  ) => plans.flatten(family, [{ value, omit, rootName }], undefined);
+
   it('reuses a plan only for the same keys, order, nesting and kinds', () => {
-    const plans = new ShapePlans('children');
-    const spec = { omit: [] };
-    const a = plans.flatten({ x: 1, y: { z: 'a' } }, spec);
+    const plans = new PlanCache({ objectArrays: 'children' });
+    const a = flatten(plans, { x: 1, y: { z: 'a' } });
     expect(a.values).toEqual([1, 'a']);
-    const b = plans.flatten({ x: 2, y: { z: 'b' } }, spec);
+    const b = flatten(plans, { x: 2, y: { z: 'b' } });
     expect(b.plan).toBe(a.plan);
     expect(b.values).toEqual([2, 'b']);
+    // Scalars of any kind share a plan: the rule gives them one column each, whatever their kind.
+    expect(flatten(plans, { x: 'one', y: { z: null } }).plan).toBe(a.plan);
     const others: JsonObject[] = [
       { y: { z: 'a' }, x: 1 },
-      { x: '1', y: { z: 'a' } },
       { x: 1, y: { z: 'a', w: 1 } },
+      { x: 1, y: { '7': 'a' } },
+      { x: 1, y: {} },
+      { x: 1, y: [{ z: 'a' }] },
+      { x: 1, y: ['a'] },
     ];
-    for (const other of others) {
-      expect(plans.flatten(other, spec).plan).not.toBe(a.plan);
-    }
-    expect(plans.stats).toEqual({ hits: 1, misses: 4, made: 4, kept: 4 });
+    for (const other of others) expect(flatten(plans, other).plan).not.toBe(a.plan);
+    expect(plans.stats).toEqual({ hits: 2, made: 7, kept: 7 });
   });
 
-  it('keeps plans apart by rootName and omit paths', () => {
-    const plans = new ShapePlans('children');
-    const omitX = [['x']] as const;
+  it('shares one plan among id-keyed maps of any ids (rule 6: the map is one value)', () => {
+    const plans = new PlanCache();
+    const a = flatten(plans, { vps: { '493914412': { revision: 7 } }, n: 1 });
+    const b = flatten(plans, { vps: { '1249882912': { revision: 7 }, '5': { revision: 8 } }, n: 2 });
+    expect(b.plan).toBe(a.plan);
+    expect(a.plan.columnNames).toEqual(['n', 'vps']);
+    expect(b.values).toEqual([2, '{"1249882912":{"revision":7},"5":{"revision":8}}']);
+  });
+
+  it('keeps plans apart by family, rootName and omit paths', () => {
+    const plans = new PlanCache({ objectArrays: 'children' });
     const body = { x: 1, lead: { topic: 't' } };
-    expect(plans.flatten(body, { omit: [], rootName: 'lead' }).plan.columnNames).toEqual(['topic', 'x']);
-    expect(plans.flatten(body, { omit: [] }).plan.columnNames).toEqual(['lead_topic', 'x']);
-    expect(plans.flatten(body, { omit: omitX, rootName: 'lead' }).plan.columnNames).toEqual(['topic']);
-    expect(plans.flatten(body, { omit: [], rootName: 'lead' }).plan.columnNames).toEqual(['topic', 'x']);
+    expect(flatten(plans, body, 'lead', 'lead').plan.columnNames).toEqual(['topic', 'x']);
+    expect(flatten(plans, body, 'lead').plan.columnNames).toEqual(['lead_topic', 'x']);
+    expect(flatten(plans, body, 'other', 'lead').plan.columnNames).toEqual(['topic', 'x']);
+    expect(flatten(plans, body, 'lead', 'lead', [['x']]).plan.columnNames).toEqual(['topic']);
+    expect(flatten(plans, body, 'lead', 'lead').plan.columnNames).toEqual(['topic', 'x']);
+    expect(plans.stats).toEqual({ hits: 1, made: 4, kept: 4 });
   });
 
-  it('stops making plans for shapes that never come back, and makes them again when shapes repeat', () => {
-    const plans = new ShapePlans('json');
-    for (let i = 0; i < 300; i += 1) {
-      const flat = plans.flatten({ [`id${i}`]: i, [`x${i}`]: { y: 'z' } }, { omit: [] });
-      expect(flat.plan.columnNames).toEqual([`id${i}`, `x${i}_y`]);
-      expect(flat.values).toEqual([i, 'z']);
-    }
-    expect(plans.stats.made).toBeLessThan(60);
-    for (let i = 0; i < 300; i += 1) expect(plans.flatten({ same: i }, { omit: [] }).values).toEqual([i]);
-    expect(plans.stats.hits).toBeGreaterThanOrEqual(300 - PLAN_ANYWAY_EVERY);
-  });
-
-  it('flattens objects too deep to plan, without keeping a plan for them', () => {
-    const plans = new ShapePlans('json');
-    let deep: JsonObject = { leaf: 1 };
-    for (let i = 0; i < MAX_PLAN_DEPTH + 5; i += 1) deep = { [`k${i % 3}`]: deep };
-    const first = plans.flatten(deep, { omit: [] });
-    expect(first.values).toHaveLength(1);
-    expect(typeof first.values[0]).toBe('string'); // the part below depth 16, as JSON (rule 6)
-    expect(plans.flatten(deep, { omit: [] }).plan).not.toBe(first.plan);
+  it('spells keys unambiguously, whatever characters they hold', () => {
+    const plans = new PlanCache();
+    const a = flatten(plans, { 'a1:b': 1 });
+    const b = flatten(plans, { a: 1, b: 2 });
+    const c = flatten(plans, { '{1:a}': { b: 1 } });
+    expect([a.plan.columnNames, b.plan.columnNames, c.plan.columnNames]).toEqual([
+      ['a1_b'],
+      ['a', 'b'],
+      ['_1_a__b'],
+    ]);
     expect(plans.stats.hits).toBe(0);
   });
 
-  it('stays correct and bounded with more families than it keeps', () => {
+  it('flattens objects too large to plan by the naming rule, without keeping a plan', () => {
+    const plans = new PlanCache();
+    const large = Object.fromEntries(Array.from({ length: MAX_PLAN_NODES + 1 }, (_, i) => [`k${i}`, i]));
+    const first = flatten(plans, large);
+    expect(first.values).toHaveLength(MAX_PLAN_NODES + 1);
+    expect(first.values[1]).toBe(1);
+    expect(flatten(plans, large).plan).not.toBe(first.plan);
+    expect(plans.stats).toEqual({ hits: 0, made: 2, kept: 0 });
+  });
+
+  it('encodes objects past the depth cap whole, and plans them', () => {
+    const plans = new PlanCache();
+    let deep: JsonObject = { leaf: 1 };
+    for (let i = 0; i < 21; i += 1) deep = { [`k${i % 3}`]: deep };
+    const first = flatten(plans, deep);
+    expect(first.values).toHaveLength(1);
+    expect(typeof first.values[0]).toBe('string'); // the part below depth 16, as JSON (rule 6)
+    expect(flatten(plans, deep).plan).toBe(first.plan);
+  });
+
+  it('stays correct and bounded with more shapes than it keeps', () => {
     const plans = newFlattenPlans();
-    const events = Array.from({ length: MAX_FAMILIES + 40 }, (_, i) => ({
+    // Each event type is a shape of its own: several thousand steps of the tree for these 3,000 events.
+    const events = Array.from({ length: 3_000 }, (_, i) => ({
       [`type${i}`]: { serverTimeStamp: 1_767_600_000_000 + i, [`k${i % 5}`]: i },
     }));
     const state = { id: 'v', appSessions: [{ id: 'a', events }] } as unknown as VisitState;
     expectSameAsOracle({ accountId: ACCOUNT, visitorId: 'v1', sid: 's1', state }, plans);
     expectSameAsOracle({ accountId: ACCOUNT, visitorId: 'v1', sid: 's1', state }, plans);
-    expect(plans.event.stats.kept).toBeLessThanOrEqual(MAX_FAMILIES);
-    // Many shapes in one family: at most PLANS_PER_FAMILY of them, and MAX_PLANS in all.
-    const shapes = new ShapePlans('json');
-    for (let i = 0; i < 3 * MAX_PLANS; i += 1) {
-      shapes.flatten({ [`k${i}`]: i }, { omit: [], rootName: `family${i % 40}` });
-      shapes.flatten({ [`k${i}`]: i + 1 }, { omit: [], rootName: `family${i % 40}` });
-      expect(shapes.stats.kept).toBeLessThanOrEqual(Math.min(MAX_PLANS, 40 * PLANS_PER_FAMILY));
+    for (let i = 0; i < 4; i += 1) {
+      expectSameAsOracle({ accountId: ACCOUNT, visitorId: 'v1', sid: 's1', state }, plans);
     }
+    // The tree was emptied along the way (past MAX_SHAPE_STEPS), and rows stayed the same.
+    expect(plans.event.stats.kept).toBeLessThan(plans.event.stats.made);
+    expect(3_000 * 8).toBeGreaterThan(MAX_SHAPE_STEPS);
+  });
+
+  it('tells its listener every column of every plan it makes, and nothing on a hit', () => {
+    const heard: string[] = [];
+    const plans = new PlanCache<string>({
+      objectArrays: 'children',
+      listener: (flat, context) => {
+        for (const c of flat.columns) heard.push(`${context}:${c.name}<-${c.sourcePath.join('.')}`);
+        for (const c of flat.childArrays) heard.push(`${context}:${c.name}[]<-${c.sourcePath.join('.')}`);
+      },
+    });
+    plans.flatten(
+      'lead',
+      [{ value: { lead: { topic: 't' }, items: [{ a: 1 }] }, omit: [], rootName: 'lead' }],
+      'c1',
+    );
+    plans.flatten(
+      'lead',
+      [{ value: { lead: { topic: 'u' }, items: [{ a: 2 }] }, omit: [], rootName: 'lead' }],
+      'c2',
+    );
+    expect(heard).toEqual(['c1:topic<-lead.topic', 'c1:items[]<-items']);
   });
 });
 
-describe('rowTemplate', () => {
+describe('rowColumnNames and buildRow', () => {
   const layout = { keyColumns: ['pk', 'sk'], ourColumns: ['rowType'] } as const;
 
   it('builds rows that inherit nothing, columns in layout, payload and schemaVersion order', () => {
-    const template = rowTemplate(layout, ['10', 'a', 'constructor_x']);
-    const row = template.build(['P', 'S', 'page'], [1, 'two', null]);
+    const row = buildRow(
+      rowColumnNames(layout, ['10', 'a', 'constructor_x']),
+      ['P', 'S', 'page'],
+      [1, 'two', null],
+    );
     expect(Object.getPrototypeOf(row)).toBe(ROW_PROTOTYPE);
     expect(Object.isFrozen(ROW_PROTOTYPE)).toBe(true);
     expect(Object.getPrototypeOf(ROW_PROTOTYPE)).toBeNull();
     expect(Reflect.ownKeys(ROW_PROTOTYPE)).toEqual([]);
-    // Integer-like names come first in any JavaScript object, as they do in newRow's rows.
+    // Integer-like names come first in any JavaScript object, as they do in the oracle's rows.
     expect(Object.entries(row)).toEqual([
       ['10', 1],
       ['pk', 'P'],
@@ -270,37 +318,25 @@ describe('rowTemplate', () => {
       ['rowType', 'page'],
       ['a', 'two'],
       ['constructor_x', null],
-      ['schemaVersion', 2],
+      ['schemaVersion', CAPTURE_SCHEMA_VERSION],
     ]);
   });
 
-  it('builds the same rows before and after it compiles its constructor', () => {
-    const template = rowTemplate(layout, ['10', 'b', 'a']);
-    const rows = Array.from({ length: COMPILE_AFTER_USES + 2 }, () =>
-      template.build(['P', 'S', 'page'], [1, 2, 3]),
-    );
-    for (const row of rows) {
-      expect(Object.getPrototypeOf(row)).toBe(ROW_PROTOTYPE);
-      expect(Object.entries(row)).toEqual(Object.entries(rows[0] as object));
-    }
-  });
-
   it('refuses a payload column that takes one of our names, or __proto__', () => {
-    expect(() => rowTemplate(layout, ['sk'])).toThrow('clashes with ours');
-    expect(() => rowTemplate(layout, ['schemaVersion'])).toThrow('clashes with ours');
-    expect(() => rowTemplate(layout, ['__proto__'])).toThrow('__proto__');
-    expect(() => rowTemplate(layout, ['__proto__'])).toThrow('never made by the naming rule');
+    expect(() => rowColumnNames(layout, ['sk'])).toThrow('clashes with ours');
+    expect(() => rowColumnNames(layout, ['schemaVersion'])).toThrow('clashes with ours');
+    expect(() => rowColumnNames(layout, ['__proto__'])).toThrow('never made by the naming rule');
   });
 
-  it('keeps names as data, never as code', () => {
+  it('keeps odd names as plain keys', () => {
     const names = ['a"b', 'c\\d', '`${x}`', '});throw 1;({', '\u2028'];
-    const row = rowTemplate(layout, names).build(['P', 'S', 'page'], [1, 2, 3, 4, 5]);
+    const row = buildRow(rowColumnNames(layout, names), ['P', 'S', 'page'], [1, 2, 3, 4, 5]);
     expect(Object.keys(row).slice(3, 8)).toEqual(names);
   });
 
   it('refuses a wrong number of values', () => {
-    const template = rowTemplate(layout, ['a']);
-    expect(() => template.build(['P', 'S'], [1])).toThrow('given 2 + 1 values');
-    expect(() => template.build(['P', 'S', 'page'], [])).toThrow('given 3 + 0 values');
+    const names = rowColumnNames(layout, ['a']);
+    expect(() => buildRow(names, ['P', 'S'], [1])).toThrow('given 2 + 1 values');
+    expect(() => buildRow(names, ['P', 'S', 'page'], [])).toThrow('given 3 + 0 values');
   });
 });

@@ -1,23 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson } from '../../lib/capture/canonical';
+import { canonicalJson } from '../../lib/canonical';
 import { flattenVisitState, rowByteSize, type FlattenResult } from '../../lib/capture/flatten';
 import {
   CAPTURE_SCHEMA_VERSION,
-  captureShardOf,
-  keyPart,
   MALFORMED_EVENT_TYPE,
-  outcomeKeys,
-  padMs,
   rowByteSizeUpperBound,
-  utcDay,
   ROW_PROTOTYPE,
   type CaptureRow,
 } from '../../lib/capture/rows';
 import { InvalidIdError } from '../../lib/ids';
 import { rowDigest } from '../../lib/poller/digests';
 import type { Json, VisitState } from '../../lib/liveperson/types';
-import { CAPTURE_DAY_SHARDS, CAPTURE_KEY_ATTRIBUTES } from '../../lib/store/schema';
+import {
+  CAPTURE_DAY_SHARDS,
+  CAPTURE_KEY_ATTRIBUTES,
+  captureShardOf,
+  keyPart,
+  outcomeKeys,
+  padMs,
+  utcDay,
+} from '../../lib/keys';
 
 const ACCOUNT = '12345678';
 const VISITOR = 'cyNGViYjc4MmU2MzEzZThm';
@@ -183,8 +186,9 @@ describe('flattenVisitState on the spec example', () => {
       searchEngine_keywords: '',
       mobileDeviceInfo_mobile: false,
       siteControlGroup: 'NA',
-      revActiveVPs_1249882912_revision: 7,
-      revAllOSLs_493914612_revision: 8,
+      // Id-keyed maps: one JSON column each (naming.ts, rule 6).
+      revActiveVPs: '{"1249882912":{"revision":7},"493914412":{"revision":7}}',
+      revAllOSLs: '{"493914612":{"revision":8}}',
       cart_cartStatus_total: 11.7,
       cart_lastTotalChange: 11.7,
       personalInfo_customerAge_customerAgeInYears: 34,
@@ -226,7 +230,7 @@ describe('flattenVisitState on the spec example', () => {
       timeOnPage: 21482,
       pageBasic_url: 'https://testfile.com',
       pageBasic_sections: null,
-      revActiveOSLs_493914612_revision: 8,
+      revActiveOSLs: '{"493914612":{"revision":8}}',
       url: 'testfile.com',
     });
   });
@@ -239,7 +243,7 @@ describe('flattenVisitState on the spec example', () => {
       pageId: '1899669462',
       zoneId: 493911912,
       engagementEntity_surveySkills: '[]',
-      campaignEntity_activeVPs_493914412_revision: 7,
+      campaignEntity_activeVPs: '{"493914412":{"revision":7}}',
       engagementEntity_engagementSkill_skillName: '*!@NULL*!@',
     });
     expect(e1).not.toHaveProperty('impressionAccepted');

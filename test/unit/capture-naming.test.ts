@@ -1,5 +1,5 @@
 import type { JsonObject } from '../../lib/liveperson/types';
-import { canonicalJson } from '../../lib/capture/canonical';
+import { canonicalJson } from '../../lib/canonical';
 import {
   applyPromotions,
   baseColumnName,
@@ -13,7 +13,7 @@ import {
   resolveColumnNames,
   sanitizeSegment,
 } from '../../lib/capture/naming';
-import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/store/schema';
+import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/keys';
 
 /** Parses JSON text: the only way to get `__proto__` as an own data key, as the API's answers would. */
 const j = (text: string): JsonObject => JSON.parse(text) as JsonObject;
@@ -114,9 +114,9 @@ describe('flattenObject: the naming rule', () => {
       { b: false, n: 34, s: '', z: null },
     ],
     [
-      'numeric keys are fine',
+      'an id-keyed map is one JSON value (rule 6)',
       '{"activeVPs":{"493914412":{"revision":7}}}',
-      { activeVPs_493914412_revision: 7 },
+      { activeVPs: '{"493914412":{"revision":7}}' },
     ],
     // Rule 4 + 5: reserved names
     ['sid is reserved', '{"sid":"x"}', { payload_sid: 'x' }],
