@@ -71,19 +71,51 @@ function canonicalRecursive(value: Json | undefined, depth: number): string | un
     }
     return `${out}]`;
   }
-  const keys = Object.keys(value);
-  if (keys.length > 1) keys.sort();
+  const order = keyOrderOf(Object.keys(value));
+  const { sorted, heads } = order;
   out = '{';
   let first = true;
-  for (const key of keys) {
-    const member = value[key];
+  for (let i = 0; i < sorted.length; i += 1) {
+    const member = value[sorted[i] as string];
     if (member === undefined) continue;
     const text = canonicalRecursive(member, depth + 1);
     if (text === undefined) return undefined;
-    out += first ? `${quoted(key)}:${text}` : `,${quoted(key)}:${text}`;
+    out += first ? `${heads[i]}${text}` : `,${heads[i]}${text}`;
     first = false;
   }
   return `${out}}`;
+}
+
+/** An object's keys in its own order, sorted, and each sorted key's `"key":` text. */
+interface KeyOrder {
+  readonly keys: readonly string[];
+  readonly sorted: readonly string[];
+  readonly heads: readonly string[];
+}
+
+/** Key orders kept, by first key, before the memo is emptied. */
+const MAX_KEY_ORDERS = 4_096;
+const keyOrders = new Map<string | undefined, KeyOrder>();
+
+/**
+ * The sorted order of `keys`, remembered for the last key list met with the same first key: objects of one shape
+ * come in runs (the products of a cart, the items of an array), and comparing their keys with the last list
+ * (interned strings, compared by reference) costs less than sorting and quoting them again.
+ */
+function keyOrderOf(keys: string[]): KeyOrder {
+  const known = keyOrders.get(keys[0]);
+  if (known !== undefined && sameKeys(known.keys, keys)) return known;
+  const sorted = keys.length > 1 ? [...keys].sort() : keys;
+  const order: KeyOrder = { keys, sorted, heads: sorted.map((key) => `${quoted(key)}:`) };
+  if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
+  keyOrders.set(keys[0], order);
+  return order;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 type Step = { json: Json | undefined } | { text: string };

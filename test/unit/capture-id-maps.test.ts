@@ -4,6 +4,7 @@
  * column per id. Otherwise every new campaign of an account would add columns to its rows, and to the Glue
  * schema. Held for lib (`flattenVisitState`, `flattenObject`) and for the plain oracles in test/support.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flattenVisitState, type FlattenInput, type FlattenResult } from '../../lib/capture/flatten';
@@ -242,5 +243,58 @@ describe('the rule examples', () => {
       'campaign',
       'lead',
     ]);
+  });
+});
+
+/**
+ * Event identity is that of schema version 2: `sk` and the payload hash (eventKey) hash the raw event body, so
+ * a session live at the upgrade rewrites its rows once, under the same keys, and never twice. The known answers
+ * were computed by the schema-2 flattener (commit e378e80) on the same inputs.
+ */
+describe('event identity across the schema bump', () => {
+  it('gives the spec example events the keys schema 2 gave them', () => {
+    const rows = flattenVisitState({
+      accountId: ACCOUNT,
+      visitorId: 'spec-visitor',
+      sid: SID,
+      state: example(),
+    }).rows;
+    expect(rows.filter((r) => r.rowType === 'event').map((r) => r.sk)).toEqual([
+      `EVENT#marketingCampaignInfo#${TS}#2fa62bae511363ec#0`,
+      `EVENT#lead#${TS}#77d5f9d9d2fb16a3#0`,
+      `EVENT#cartStatus#${TS}#0146ca35fd27da83#0`,
+      `EVENT#purchase#${TS}#570e468bd44b5a8b#0`,
+      `EVENT#viewedProduct#${TS}#717770f6e1c44f98#0`,
+      `EVENT#customerInfo#${TS}#b002d074acd70b6b#0`,
+      `EVENT#personalInfo#${TS}#2b189540e2489ca9#0`,
+      `EVENT#serviceActivity#${TS}#e34f52422fc22e63#0`,
+      `EVENT#visitorError#${TS}#36b4a499e566d24b#0`,
+    ]);
+  });
+
+  it('gives the events and items of 180 simulated sessions the keys schema 2 gave them', () => {
+    const digest = createHash('sha256');
+    let keys = 0;
+    for (const seed of [1, 2, 3]) {
+      const t0Ms = Date.UTC(2026, 0, 5, 8);
+      const world = new SimulatedWorld({
+        seed,
+        accountId: ACCOUNT,
+        clock: new ManualClock(t0Ms),
+        earlyEndProbability: 0,
+      });
+      for (let i = 0; i < 60; i += 1) {
+        const s = world.startSession({ startTimeMs: t0Ms, durationMs: 6 * HOUR_MS });
+        const state = world.stateAt(s.visitorId, s.sid, t0Ms + (i + 1) * 5 * MINUTE_MS);
+        for (const row of flattenVisitState({ accountId: ACCOUNT, visitorId: s.visitorId, sid: s.sid, state })
+          .rows) {
+          if (row.rowType !== 'event' && row.rowType !== 'eventItem') continue;
+          digest.update(`${String(row.sk)}|${String(row.eventKey ?? '')}\n`);
+          keys += 1;
+        }
+      }
+    }
+    expect(keys).toBe(6641);
+    expect(digest.digest('hex')).toBe('3c48bae016357d0d7bc2f521ef97e5f0a8d198569b1e33d24974a46ecf4f5f29');
   });
 });
