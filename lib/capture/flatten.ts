@@ -77,7 +77,7 @@ export interface FlattenResult {
 export const RAW_ELEMENT_COLUMN = 'rawElement';
 
 const KNOWN = new Set<string>(KNOWN_EVENT_TYPES);
-const NOTHING_PROMOTED: PromotedValues = { values: new Map(), omit: [] };
+const NOTHING_PROMOTED: PromotedValues = { values: {}, omit: [] };
 /** Arrays of an app session that become rows of their own rather than session columns. */
 const ROW_ARRAYS = ['pages', 'engagements', 'events'] as const;
 
@@ -313,12 +313,12 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
 
   const visit = applyPromotions(state, PROMOTIONS.visit);
   const visitSource: PlanSource = { value: state, prefix: VISIT_PREFIX, omit: [...visit.omit, APP_SESSIONS] };
-  const visitId = stringOrNull(visit.values.get('visitId'));
+  const visitId = stringOrNull(visit.values.visitId);
 
   for (const rawSession of state.appSessions) {
     const session = asObject(rawSession);
     const promoted = applyPromotions(session, PROMOTIONS.session);
-    const appSessionId = stringOrNull(promoted.values.get('appSessionId'));
+    const appSessionId = stringOrNull(promoted.values.appSessionId);
     const rowArrays = ROW_ARRAYS.filter((k) => Object.hasOwn(session, k) && Array.isArray(session[k]));
     const flat = plans.session.flatten(
       '',
@@ -345,7 +345,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     for (const rawPage of arrayField(session, 'pages')) {
       const page = asObject(rawPage);
       const p = applyPromotions(page, PROMOTIONS.page);
-      const pageId = stringOrNull(p.values.get('pageId'));
+      const pageId = stringOrNull(p.values.pageId);
       const flat = plans.page.flatten('', [{ value: page, omit: p.omit }], undefined);
       const sk = uniqueSk(pageSk(appSessionId, pageId, page.startTime));
       const fixed = [pk, sk, ROW_TYPES.page, accountId, visitorId, sid, appSessionId, pageId];
@@ -356,7 +356,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     for (const rawEngagement of arrayField(session, 'engagements')) {
       const engagement = asObject(rawEngagement);
       const e = applyPromotions(engagement, PROMOTIONS.engagement);
-      const engagementId = stringOrNull(e.values.get('engagementId'));
+      const engagementId = stringOrNull(e.values.engagementId);
       // impressionAccepted (an array of objects) stays a JSON column: engagements are few and small, and a
       // child-row kind of their own would buy little over json_extract.
       const flat = plans.engagement.flatten(
@@ -365,7 +365,7 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
         undefined,
       );
       const sk = uniqueSk(engagementSk(appSessionId, engagementId));
-      const pageId = stringOrNull(e.values.get('pageId'));
+      const pageId = stringOrNull(e.values.pageId);
       const fixed = [
         pk,
         sk,
@@ -387,8 +387,8 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       const ev: PromotedValues = parsed.malformed
         ? NOTHING_PROMOTED
         : applyPromotions(body, PROMOTIONS.event);
-      const serverTimeStamp = (ev.values.get('serverTimeStamp') as number | undefined) ?? null;
-      const pageId = stringOrNull(ev.values.get('pageId'));
+      const serverTimeStamp = (ev.values.serverTimeStamp as number | undefined) ?? null;
+      const pageId = stringOrNull(ev.values.pageId);
       const flat = parsed.malformed
         ? plans.malformedEvent.flatten('', [{ value: body, omit: NO_OMIT }], undefined)
         : plans.event.flatten(eventType, [{ value: body, omit: ev.omit, rootName: eventType }], eventType);

@@ -278,19 +278,20 @@ export function valueAtPath(obj: JsonObject, path: readonly string[]): Json | un
 
 export interface PromotedValues {
   /** Promoted column → value; absent columns were not promotable (missing or of another type). */
-  readonly values: ReadonlyMap<BookkeepingColumn, string | number>;
+  readonly values: Readonly<Partial<Record<BookkeepingColumn, string | number>>>;
   /** Paths to leave out of the flattening (exactly the promoted ones). */
   readonly omit: readonly (readonly string[])[];
 }
 
 export function applyPromotions(obj: JsonObject, promotions: readonly Promotion[]): PromotedValues {
-  const values = new Map<BookkeepingColumn, string | number>();
+  // A plain object rather than a Map: one is made per page and event of every answer.
+  const values: Partial<Record<BookkeepingColumn, string | number>> = {};
   const omit: (readonly string[])[] = [];
   for (const p of promotions) {
     const v = valueAtPath(obj, p.path);
     const ok = p.type === 'string' ? typeof v === 'string' : typeof v === 'number' && Number.isFinite(v);
-    if (ok && !values.has(p.column)) {
-      values.set(p.column, v as string | number);
+    if (ok && values[p.column] === undefined) {
+      values[p.column] = v as string | number;
       omit.push(p.path);
     }
   }

@@ -266,10 +266,18 @@ const STEP_END = 10;
 class ShapeStep {
   /** The plan of the shape spelled up to here, once one object of that shape was flattened. */
   plan: Plan | undefined;
+  /**
+   * The step taken last from here: most steps only ever lead one way (an object's keys come in one order), so
+   * comparing the kind and the key (interned strings, compared by reference) usually spares the map lookup.
+   */
+  private lastKind = -1;
+  private lastKey: unknown;
+  private lastStep: ShapeStep | undefined;
   /** Next steps by kind, then key. */
   private readonly byKind: (Map<unknown, ShapeStep> | undefined)[] = [];
 
   next(kind: number, key: unknown, tree: { steps: number }): ShapeStep {
+    if (kind === this.lastKind && key === this.lastKey) return this.lastStep as ShapeStep;
     let steps = this.byKind[kind];
     if (steps === undefined) {
       steps = new Map();
@@ -281,6 +289,9 @@ class ShapeStep {
       steps.set(key, step);
       tree.steps += 1;
     }
+    this.lastKind = kind;
+    this.lastKey = key;
+    this.lastStep = step;
     return step;
   }
 }
