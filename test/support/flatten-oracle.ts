@@ -1,5 +1,5 @@
 /**
- * The flattener as it was before shape plans (lib/capture/shape-plans.ts): every object through the plain
+ * The flattener without flatten plans (lib/capture/plans.ts): every object through the plain
  * naming oracle (./naming-oracle.ts, which shares no code with lib/capture/naming.ts), every row through
  * `newRow`. Kept as the plain reference that test/unit/capture-flatten-plans.test.ts holds `flattenVisitState`
  * to, row for row and column for column. Its rules are documented in lib/capture/flatten.ts; do not "improve"
