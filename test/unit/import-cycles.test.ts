@@ -189,4 +189,21 @@ describe('import structure', () => {
   it('has no import cycle among the files of tools/', () => {
     expect(describeCycles(importGraph('tools'))).toEqual([]);
   });
+
+  it('lib/ reads no file under test/ and compiles no code from strings (new Function, eval)', () => {
+    const offences = sourceFiles(join(REPO_ROOT, 'lib')).flatMap((file) => {
+      // Code only: comments may well point a reader to a test.
+      const source = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, '');
+      const where = relative(REPO_ROOT, file).split(sep).join('/');
+      return [
+        ...(/\bnew Function\s*\(|\beval\s*\(/.test(source) ? [`${where} compiles code from a string`] : []),
+        ...(/['"`][^'"`]*\btest\/(fixtures|support)\b/.test(source)
+          ? [`${where} names a file under test/`]
+          : []),
+      ];
+    });
+    expect(offences).toEqual([]);
+  });
 });
