@@ -139,7 +139,10 @@ export async function benchFlattenCost(options: { rounds: number }): Promise<Fig
       title: `flatten / JSON.parse, ${body.name}`,
       ratio: m.flattenUs / m.parseUs,
       against: `× JSON.parse of the same body`,
-      target: { op: '<=', value: 2 },
+      // 2.5, not 2: the flattener compiles no code from strings (issue 12). Rows built by a constructor compiled
+      // per shape made these two lines about 0.4-0.5x JSON.parse cheaper (an A/B on the same build: 1.9-2.1
+      // against 2.3-2.5 for the six-hour answer); the mix line, what a tick sees, keeps the 2x target.
+      target: { op: '<=', value: 2.5 },
       raw:
         `flatten ${fixed(m.flattenUs, 0)} µs (bundled as deployed), JSON.parse ${fixed(m.parseUs, 0)} µs per ` +
         `answer (median of ${options.rounds} rounds); ${fixed(body.text.length / 1024, 1)} KiB body → ` +
