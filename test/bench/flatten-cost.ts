@@ -9,6 +9,7 @@ import { HOUR_MS, ManualClock } from '../../lib/clock';
 import type { VisitState } from '../../lib/liveperson/types';
 import { SimulatedWorld } from '../../lib/simulator/world';
 import { rowDigest } from '../../lib/poller/digests';
+import { agesUpToSixHours, simulatedAnswers } from '../support/simulated-answers';
 import { bundledSource } from './bundle';
 import { ROOT } from './processes';
 import { fixed, median, type Figure } from './report';
@@ -210,17 +211,9 @@ function measureMix(
 
 /** MIX_SESSIONS answers of one seed's sessions, their ages spread evenly from 10 minutes to the 6-hour wall. */
 function mixBodies(seed: number): { visitorId: string; sid: string; text: string }[] {
-  const t0Ms = Date.UTC(2026, 0, 5, 8);
-  const world = new SimulatedWorld({
-    seed,
-    accountId: ACCOUNT,
-    clock: new ManualClock(t0Ms),
-    earlyEndProbability: 0,
-  });
-  return Array.from({ length: MIX_SESSIONS }, (_, i) => {
-    const session = world.startSession({ startTimeMs: t0Ms, durationMs: 6 * HOUR_MS });
-    const ageMs = 10 * 60_000 + ((6 * HOUR_MS - 11 * 60_000) * i) / (MIX_SESSIONS - 1);
-    const text = JSON.stringify(world.stateAt(session.visitorId, session.sid, t0Ms + ageMs));
-    return { visitorId: session.visitorId, sid: session.sid, text };
-  });
+  return simulatedAnswers(seed, MIX_SESSIONS, agesUpToSixHours(MIX_SESSIONS), ACCOUNT).map((answer) => ({
+    visitorId: answer.visitorId,
+    sid: answer.sid,
+    text: JSON.stringify(answer.state),
+  }));
 }

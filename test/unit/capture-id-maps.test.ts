@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flattenVisitState, type FlattenInput, type FlattenResult } from '../../lib/capture/flatten';
 import { flattenObject } from '../../lib/capture/naming';
-import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
+import { MINUTE_MS } from '../../lib/clock';
 import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
 import { Random } from '../../lib/simulator/random';
-import { SimulatedWorld } from '../../lib/simulator/world';
 import { oracleFlattenVisitState } from '../support/flatten-oracle';
+import { agesUpToSixHours, simulatedAnswers } from '../support/simulated-answers';
 import { isIdKeyedMap, oracleFlattenObject, oracleFlattenSources } from '../support/naming-oracle';
 
 const ACCOUNT = '12345678';
@@ -88,23 +88,12 @@ function withFreshIds(value: Json, random: Random, replaced: { n: number }): Jso
 
 /** Simulator answers: `perSeed` sessions per seed, aged evenly from 10 minutes to 6 hours. */
 function simulatedInputs(seeds: readonly number[], perSeed: number): FlattenInput[] {
-  const inputs: FlattenInput[] = [];
-  for (const seed of seeds) {
-    const t0Ms = Date.UTC(2026, 0, 5, 8);
-    const world = new SimulatedWorld({
-      seed,
+  return seeds.flatMap((seed) =>
+    simulatedAnswers(seed, perSeed, agesUpToSixHours(perSeed), ACCOUNT).map((answer) => ({
       accountId: ACCOUNT,
-      clock: new ManualClock(t0Ms),
-      earlyEndProbability: 0,
-    });
-    for (let i = 0; i < perSeed; i += 1) {
-      const session = world.startSession({ startTimeMs: t0Ms, durationMs: 6 * HOUR_MS });
-      const ageMs = 10 * MINUTE_MS + ((6 * HOUR_MS - 11 * MINUTE_MS) * i) / (perSeed - 1);
-      const state = world.stateAt(session.visitorId, session.sid, t0Ms + ageMs);
-      inputs.push({ accountId: ACCOUNT, visitorId: session.visitorId, sid: session.sid, state });
-    }
-  }
-  return inputs;
+      ...answer,
+    })),
+  );
 }
 
 const SIMULATED = simulatedInputs([1, 2, 3, 4, 5], 400);
@@ -276,18 +265,8 @@ describe('event identity across the schema bump', () => {
     const digest = createHash('sha256');
     let keys = 0;
     for (const seed of [1, 2, 3]) {
-      const t0Ms = Date.UTC(2026, 0, 5, 8);
-      const world = new SimulatedWorld({
-        seed,
-        accountId: ACCOUNT,
-        clock: new ManualClock(t0Ms),
-        earlyEndProbability: 0,
-      });
-      for (let i = 0; i < 60; i += 1) {
-        const s = world.startSession({ startTimeMs: t0Ms, durationMs: 6 * HOUR_MS });
-        const state = world.stateAt(s.visitorId, s.sid, t0Ms + (i + 1) * 5 * MINUTE_MS);
-        for (const row of flattenVisitState({ accountId: ACCOUNT, visitorId: s.visitorId, sid: s.sid, state })
-          .rows) {
+      for (const answer of simulatedAnswers(seed, 60, (i) => (i + 1) * 5 * MINUTE_MS, ACCOUNT)) {
+        for (const row of flattenVisitState({ accountId: ACCOUNT, ...answer }).rows) {
           if (row.rowType !== 'event' && row.rowType !== 'eventItem') continue;
           digest.update(`${String(row.sk)}|${String(row.eventKey ?? '')}\n`);
           keys += 1;
