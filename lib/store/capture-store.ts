@@ -2,17 +2,55 @@
 export type StoredScalar = string | number | boolean | null;
 export type StoredRow = Record<string, StoredScalar>;
 
+/**
+ * What one `putRows` did with the rows it was given. Every row given ends in exactly one of rowsWritten,
+ * rowsRejected and rowsUnwritten; the rows were stored completely only when rowsRejected + rowsUnwritten === 0.
+ */
 export interface WriteStats {
-  /** Rows sent to the table (puts). */
+  /** Rows stored (puts DynamoDB accepted), fitted ones included. */
   rowsWritten: number;
-  /** BatchWriteItem calls made, retries of unprocessed items included. */
+  /** Write calls made: BatchWriteItem (retries of unprocessed items included) and PutItem (rows retried alone). */
   batchCalls: number;
-  /** Rows that had to be truncated to fit DynamoDB's 400 KB item limit. */
+  /** Stored rows that were changed in any way to fit DynamoDB's item limits (today: exactly the fitted ones). */
   rowsTruncated: number;
+  /**
+   * Stored rows made to fit by the overflow rule (lib/store/dynamo-capture-store.ts). They count as stored
+   * completely: their `overflowCut` column says what was moved, and what was cut.
+   */
+  rowsFitted: number;
+  /** Rows DynamoDB refused (ValidationException for the row alone) even after the stricter second fitting. */
+  rowsRejected: number;
+  /** Rows not written because the deadline passed or the retries of throttled or unprocessed writes ran out. */
+  rowsUnwritten: number;
+}
+
+export interface PutRowsOptions {
+  /**
+   * Wall-clock epoch ms after which no write call is started and no retry is waited for: the rows left are
+   * counted in `rowsUnwritten` (never thrown). A call already in flight is not interrupted.
+   */
+  deadlineMs?: number;
 }
 
 /** The capture store port: idempotent puts of deterministic-key rows, and reads of one session. */
 export interface CaptureStore {
-  putRows(rows: readonly StoredRow[]): Promise<WriteStats>;
+  /**
+   * Stores the rows. Never throws for a row-level problem (a row DynamoDB refuses, throttling or unprocessed
+   * items past the deadline): those are counted. Throws for a whole-request failure (network, 5xx after the
+   * client's retries), and then says nothing of what was written before it.
+   */
+  putRows(rows: readonly StoredRow[], options?: PutRowsOptions): Promise<WriteStats>;
   sessionRows(accountId: string, sid: string): Promise<StoredRow[]>;
+}
+
+/** WriteStats of nothing written yet. */
+export function emptyWriteStats(): WriteStats {
+  return {
+    rowsWritten: 0,
+    batchCalls: 0,
+    rowsTruncated: 0,
+    rowsFitted: 0,
+    rowsRejected: 0,
+    rowsUnwritten: 0,
+  };
 }

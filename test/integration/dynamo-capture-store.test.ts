@@ -1,11 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { rowByteSize } from '../../lib/capture/rows';
+import { BOOKKEEPING_COLUMNS } from '../../lib/capture/naming';
 import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/keys';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import {
   captureItem,
   DynamoCaptureStore,
-  fitRow,
   NUMBERS_AS_TEXT_COLUMN,
   MAX_ITEM_BYTES,
   TRUNCATION_MARKER,
@@ -14,6 +13,9 @@ import type { StoredRow } from '../../lib/store/capture-store';
 import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
 
 const KEYS = new Set(CAPTURE_KEY_ATTRIBUTES);
+// Spelled out rather than imported, so that these tests also run (and fail) against a store without them.
+const OVERFLOW = 'overflowJson';
+const MARKER = 'overflowCut';
 
 function row(i: number, extra: Partial<StoredRow> = {}): StoredRow {
   return {
@@ -27,6 +29,43 @@ function row(i: number, extra: Partial<StoredRow> = {}): StoredRow {
   };
 }
 
+/** An event body with 30,000 numeric keys, flattened: about 550 KB as DynamoDB counts it. */
+function numericColumns(count: number): StoredRow {
+  const columns: StoredRow = {};
+  for (let i = 0; i < count; i++) {
+    const name = `metric_${String(i).padStart(5, '0')}`;
+    columns[name] = i % 3 === 0 ? -(123456.789 + i) : i % 3 === 1 ? i * 1000 + 7 : 0.5 + i;
+  }
+  return columns;
+}
+
+interface Marker {
+  cut: number;
+  cutColumns: string[];
+  limitBytes: number;
+  moved: number;
+  pass: number;
+  rowBytes: number;
+}
+
+/** Every payload column of `original` is kept, whole in the overflow, or counted as cut; our columns untouched. */
+function expectAccountedFor(original: StoredRow, stored: StoredRow): Marker {
+  const marker = JSON.parse(stored[MARKER] as string) as Marker;
+  const overflow = JSON.parse(stored[OVERFLOW] as string) as StoredRow;
+  let kept = 0;
+  let whole = 0;
+  for (const name of Object.keys(original)) {
+    if (name in stored) {
+      expect(stored[name]).toBe(original[name]);
+      kept++;
+    } else if (overflow[name] === original[name]) whole++;
+  }
+  for (const name of [...KEYS, ...BOOKKEEPING_COLUMNS]) expect(stored[name]).toBe(original[name]);
+  expect(kept + marker.moved).toBe(Object.keys(original).length);
+  expect(marker.cut).toBe(marker.moved - whole);
+  return marker;
+}
+
 describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
   let dynamo: LocalDynamo;
   beforeAll(async () => {
@@ -36,14 +75,27 @@ describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
     await dynamo.close();
   });
 
-  it('writes in BatchWriteItem chunks of 25 and reads a session back', async () => {
+  async function freshStore(
+    options: ConstructorParameters<typeof DynamoCaptureStore>[3] = {},
+  ): Promise<{ store: DynamoCaptureStore; client: DynamoDBDocumentClient }> {
     const settings = dynamo.settings('store');
     await dynamo.createTables(settings);
     const client = createDocumentClient(settings);
-    const store = new DynamoCaptureStore(client, settings.captureTable, KEYS);
+    return { store: new DynamoCaptureStore(client, settings.captureTable, KEYS, options), client };
+  }
+
+  it('writes in BatchWriteItem chunks of 25 and reads a session back', async () => {
+    const { store, client } = await freshStore();
     const rows = Array.from({ length: 60 }, (_, i) => row(i, { value: i }));
     const stats = await store.putRows(rows);
-    expect(stats).toEqual({ rowsWritten: 60, batchCalls: 3, rowsTruncated: 0 });
+    expect(stats).toEqual({
+      rowsWritten: 60,
+      batchCalls: 3,
+      rowsTruncated: 0,
+      rowsFitted: 0,
+      rowsRejected: 0,
+      rowsUnwritten: 0,
+    });
     expect(await store.sessionRows('acct', 'sid1')).toHaveLength(60);
     // Idempotent: the same rows again leave the same table.
     await store.putRows(rows);
@@ -51,29 +103,118 @@ describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
     client.destroy();
   });
 
-  it('stores a row that would pass 400 KB truncated with a marker, never failing the batch', async () => {
-    const settings = dynamo.settings('store');
-    await dynamo.createTables(settings);
-    const client = createDocumentClient(settings);
-    const store = new DynamoCaptureStore(client, settings.captureTable, KEYS);
+  it('stores a row of 400 KB+ of strings fitted: its largest column moved, cut, into the overflow', async () => {
+    const { store, client } = await freshStore();
     const huge = row(1, { payload: 'é'.repeat(300_000), other: 'x'.repeat(100_000) });
     const stats = await store.putRows([huge, row(2)]);
-    expect(stats.rowsTruncated).toBe(1);
+    expect(stats).toMatchObject({ rowsWritten: 2, rowsTruncated: 1, rowsFitted: 1, batchCalls: 1 });
     const stored = await store.sessionRows('acct', 'sid1');
     expect(stored).toHaveLength(2);
     const big = stored.find((r) => r.sk === huge.sk)!;
-    expect(String(big.payload).endsWith(TRUNCATION_MARKER)).toBe(true);
-    expect(big.truncatedColumns).toBe('payload');
     expect(big.other).toBe(huge.other);
-    expect(rowByteSize(big)).toBeLessThanOrEqual(MAX_ITEM_BYTES);
+    const overflow = JSON.parse(big[OVERFLOW] as string) as StoredRow;
+    expect(String(overflow.payload).endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(expectAccountedFor(huge, big)).toMatchObject({ moved: 1, cut: 1, cutColumns: ['payload'] });
+    client.destroy();
+  });
+
+  it('stores a batch of 24 rows and one of 30,000 numeric columns: all 25, the big one fitted and marked', async () => {
+    const { store, client } = await freshStore();
+    const big = row(0, { eventType: 'metrics', ...numericColumns(30_000) });
+    const rows = [big, ...Array.from({ length: 24 }, (_, i) => row(i + 1, { value: i }))];
+    const stats = await store.putRows(rows);
+    // Fitted in the first pass: one BatchWriteItem, nothing retried alone.
+    expect(stats).toEqual({
+      rowsWritten: 25,
+      batchCalls: 1,
+      rowsTruncated: 1,
+      rowsFitted: 1,
+      rowsRejected: 0,
+      rowsUnwritten: 0,
+    });
+    const stored = await store.sessionRows('acct', 'sid1');
+    expect(stored).toHaveLength(25);
+    const fitted = stored.find((r) => r.sk === big.sk)!;
+    const marker = expectAccountedFor(big, fitted);
+    expect(marker).toMatchObject({ pass: 1, limitBytes: MAX_ITEM_BYTES });
+    expect(marker.moved).toBeGreaterThan(0);
+    expect(marker.rowBytes).toBeGreaterThan(400 * 1024);
+    client.destroy();
+  });
+
+  it('counts a row DynamoDB refuses even after fitting as rejected, and stores its 24 batch-mates', async () => {
+    const { store, client } = await freshStore();
+    // A sort key over DynamoDB's 1,024 bytes: keys are never changed by fitting, so no pass can save it.
+    const refused = row(0, { sk: `EVENT#${'x'.repeat(1100)}` });
+    const rows = [
+      ...Array.from({ length: 12 }, (_, i) => row(i + 1)),
+      refused,
+      ...Array.from({ length: 12 }, (_, i) => row(i + 13)),
+    ];
+    const stats = await store.putRows(rows);
+    // One BatchWriteItem refused, then 25 PutItems; the culprit, small, is unchanged by the second pass: not resent.
+    expect(stats).toEqual({
+      rowsWritten: 24,
+      batchCalls: 26,
+      rowsTruncated: 0,
+      rowsFitted: 0,
+      rowsRejected: 1,
+      rowsUnwritten: 0,
+    });
+    const stored = await store.sessionRows('acct', 'sid1');
+    expect(stored.map((r) => r.sk).sort()).toEqual(
+      rows
+        .filter((r) => r !== refused)
+        .map((r) => r.sk)
+        .sort(),
+    );
+    client.destroy();
+  });
+
+  it('fits a row DynamoDB refused after the first pass further (the second pass), alone', async () => {
+    // The first pass's limit injected above DynamoDB's: the 30,000-column row goes out unfitted and is refused;
+    // retried alone, it gets the stricter second pass (half of 600 KiB), and is stored.
+    const { store, client } = await freshStore({ maxItemBytes: 600 * 1024 });
+    const big = row(0, numericColumns(30_000));
+    const rows = [big, ...Array.from({ length: 24 }, (_, i) => row(i + 1, { value: i }))];
+    const stats = await store.putRows(rows);
+    expect(stats).toEqual({
+      rowsWritten: 25,
+      batchCalls: 1 + 25 + 1,
+      rowsTruncated: 1,
+      rowsFitted: 1,
+      rowsRejected: 0,
+      rowsUnwritten: 0,
+    });
+    const stored = await store.sessionRows('acct', 'sid1');
+    expect(stored).toHaveLength(25);
+    const fitted = stored.find((r) => r.sk === big.sk)!;
+    expect(expectAccountedFor(big, fitted)).toMatchObject({ pass: 2, limitBytes: 300 * 1024 });
+    // Only the culprit was fitted: its batch-mates are stored as they were.
+    for (const r of rows.slice(1)) expect(stored.find((s) => s.sk === r.sk)).toEqual(r);
+    client.destroy();
+  });
+
+  it('starts no write after the deadline: what is left is counted unwritten, never thrown', async () => {
+    // A wall clock already past the deadline after the first write call.
+    let reads = 0;
+    const { store, client } = await freshStore({ clock: { nowMs: () => (reads++ === 0 ? 1_000 : 5_000) } });
+    const rows = Array.from({ length: 60 }, (_, i) => row(i));
+    const stats = await store.putRows(rows, { deadlineMs: 2_000 });
+    expect(stats).toEqual({
+      rowsWritten: 25,
+      batchCalls: 1,
+      rowsTruncated: 0,
+      rowsFitted: 0,
+      rowsRejected: 0,
+      rowsUnwritten: 35,
+    });
+    expect(await store.sessionRows('acct', 'sid1')).toHaveLength(25);
     client.destroy();
   });
 
   it("stores every JSON number: past ±2^53 as numbers, beyond DynamoDB's range as text, listed", async () => {
-    const settings = dynamo.settings('store');
-    await dynamo.createTables(settings);
-    const client = createDocumentClient(settings);
-    const store = new DynamoCaptureStore(client, settings.captureTable, KEYS);
+    const { store, client } = await freshStore();
     // What JSON.parse makes of big numbers in an answer (an order number of 20 digits, say): doubles, some
     // beyond what DynamoDB can hold.
     const odd = row(1, {
@@ -103,32 +244,18 @@ describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
     expect(stored[NUMBERS_AS_TEXT_COLUMN]).toBe(captureItem(odd)[NUMBERS_AS_TEXT_COLUMN]?.S);
     client.destroy();
   });
+});
 
-  it('never truncates key columns, and leaves small rows untouched', () => {
-    const small = row(3, { note: 'short' });
-    expect(fitRow(small, KEYS)).toEqual({ row: small, truncated: false });
-    const fitted = fitRow(row(4, { a: 'y'.repeat(5000) }), KEYS, 2000);
-    expect(fitted.row.pk).toBe('S#acct#sid1');
-    expect(fitted.row.sk).toBe('EVENT#x#0004');
-    expect(rowByteSize(fitted.row)).toBeLessThanOrEqual(2000);
-  });
+describe('DynamoCaptureStore retries (a scripted client)', () => {
+  type Sent = { input: { RequestItems?: Record<string, unknown[]>; Item?: unknown } };
+  const requestsOf = (command: Sent): unknown[] => command.input.RequestItems?.t ?? [command.input.Item];
 
-  it('measures exactly when the cheap bound is over the limit, and truncates only what really is', () => {
-    // 1,500 ASCII characters: the bound (3 bytes per character) says 4,500+, the exact size about 1,550.
-    const ascii = row(5, { a: 'y'.repeat(1500) });
-    expect(fitRow(ascii, KEYS, 2000)).toEqual({ row: ascii, truncated: false });
-    // 700 characters of 3 bytes each (2,100 bytes): the bound and the exact size both say it is too big.
-    const wide = fitRow(row(6, { a: '€'.repeat(700) }), KEYS, 2000);
-    expect(wide.truncated).toBe(true);
-    expect(rowByteSize(wide.row)).toBeLessThanOrEqual(2000);
-  });
-
-  it('resends UnprocessedItems with backoff until they are written, and fails loudly when they never are', async () => {
+  it('resends UnprocessedItems with backoff until they are written', async () => {
     const sent: number[] = [];
     let unprocessedRounds = 2;
     const fake = {
-      send: async (command: { input: { RequestItems: Record<string, unknown[]> } }) => {
-        const requests = command.input.RequestItems.t as unknown[];
+      send: async (command: Sent) => {
+        const requests = requestsOf(command);
         sent.push(requests.length);
         if (unprocessedRounds-- > 0) return { UnprocessedItems: { t: requests.slice(0, 3) } };
         return { UnprocessedItems: {} };
@@ -143,20 +270,66 @@ describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
     });
     const stats = await store.putRows(Array.from({ length: 10 }, (_, i) => row(i)));
     expect(sent).toEqual([10, 3, 3]);
-    expect(stats).toMatchObject({ rowsWritten: 10, batchCalls: 3 });
+    expect(stats).toMatchObject({ rowsWritten: 10, batchCalls: 3, rowsUnwritten: 0 });
     expect(sleeps).toEqual([50, 100]);
+  });
 
+  it('counts rows still unprocessed when the attempts run out as unwritten, without throwing', async () => {
     const stuck = {
-      send: async (command: { input: { RequestItems: Record<string, unknown[]> } }) => ({
-        UnprocessedItems: { t: command.input.RequestItems.t },
-      }),
+      send: async (command: Sent) => ({ UnprocessedItems: { t: requestsOf(command).slice(1) } }),
     } as unknown as DynamoDBDocumentClient;
-    const failing = new DynamoCaptureStore(stuck, 't', KEYS, {
+    const store = new DynamoCaptureStore(stuck, 't', KEYS, {
       sleep: async () => undefined,
       maxBatchAttempts: 4,
     });
-    await expect(failing.putRows([row(1)])).rejects.toThrow(
-      /1 capture rows still unprocessed after 4 BatchWriteItem attempts/,
+    // Each call writes the first row it is sent and leaves the rest unprocessed.
+    const stats = await store.putRows([row(1), row(2), row(3), row(4), row(5), row(6)]);
+    expect(stats).toMatchObject({ rowsWritten: 4, batchCalls: 4, rowsUnwritten: 2, rowsRejected: 0 });
+  });
+
+  it('stops resending unprocessed or throttled writes at the deadline, waiting for no backoff past it', async () => {
+    let nowMs = 0;
+    const calls: string[] = [];
+    const throttled = Object.assign(new Error('throttled'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    let round = 0;
+    const flaky = {
+      send: async (command: Sent) => {
+        calls.push(`${nowMs}`);
+        // Throttled, then unprocessed, for ever.
+        if (round++ % 2 === 0) throw throttled;
+        return { UnprocessedItems: { t: requestsOf(command) } };
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const sleeps: number[] = [];
+    const store = new DynamoCaptureStore(flaky, 't', KEYS, {
+      clock: { nowMs: () => nowMs },
+      random: () => 1,
+      baseDelayMs: 100,
+      maxBatchAttempts: 100,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        nowMs += ms;
+      },
+    });
+    const stats = await store.putRows(
+      Array.from({ length: 25 }, (_, i) => row(i)),
+      { deadlineMs: 1_000 },
     );
+    // Waits of 100, 200, 400 (ending at 700); the next, 800, would end past 1,000: not waited for.
+    expect(sleeps).toEqual([100, 200, 400]);
+    expect(calls).toEqual(['0', '100', '300', '700']);
+    expect(stats).toMatchObject({ rowsWritten: 0, batchCalls: 4, rowsUnwritten: 25 });
+  });
+
+  it('throws a whole-request failure that is not throttling (a network error after the SDK retries)', async () => {
+    const broken = {
+      send: async () => {
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = new DynamoCaptureStore(broken, 't', KEYS, { sleep: async () => undefined });
+    await expect(store.putRows([row(1)])).rejects.toThrow('socket hang up');
   });
 });
