@@ -1,4 +1,7 @@
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../lib/config';
 import { ACCOUNT_ID_PATTERN } from '../lib/ids';
+import { defaultPollPolicy } from '../lib/poller/policy';
+import { checkTimingRule, type TimingSettingNames } from '../lib/poll-timing';
 
 /**
  * Deployment settings, read once from the CDK context (`cdk.json` "context", or `cdk deploy -c key=value`).
@@ -24,7 +27,10 @@ export interface DeploymentConfig {
   readonly pollPeriodMin: number;
   /** @default 512 */
   readonly pollerMemoryMiB: number;
-  /** Lambda timeout of one tick. @default 300 (5 min): a backlog drains in one long tick. */
+  /**
+   * Lambda timeout of one tick. @default 45: the lease must outlast a tick (a claimed item may be worked on until
+   * its tick ends), and the lease itself must be short enough for the final window (lib/poll-timing.ts).
+   */
   readonly pollerTimeoutSec: number;
   /** Reserved concurrency of the poller; new accounts cannot reserve any. @default - none (off) */
   readonly pollerReservedConcurrency?: number;
@@ -32,7 +38,10 @@ export interface DeploymentConfig {
   readonly pollConcurrency: number;
   /** Re-poll interval of a live session (POLL_INTERVAL_SECONDS). @default 600 (10 min) */
   readonly pollIntervalSec: number;
-  /** Lease of a claimed item (LEASE_SECONDS). @default 300 (5 min) */
+  /**
+   * Lease of a claimed item (LEASE_SECONDS). @default 45: at least the poller timeout, at most the final window
+   * less two schedule periods and a request timeout (checked at synth, lib/poll-timing.ts).
+   */
   readonly leaseSec: number;
   /**
    * Cap on LivePerson requests per second per poller invocation (LP_MAX_REQUESTS_PER_SECOND); 0 = none.
@@ -88,11 +97,11 @@ export const CONTEXT_DEFAULTS = {
   domainApiUrl: undefined,
   pollSchedule: 'rate(1 minute)',
   pollerMemoryMiB: 512,
-  pollerTimeoutSec: 300,
+  pollerTimeoutSec: 45,
   pollerReservedConcurrency: undefined,
   pollConcurrency: 32,
   pollIntervalSec: 600,
-  leaseSec: 300,
+  leaseSec: 45,
   maxRequestsPerSecond: 10,
   alarmEmail: undefined,
   lostRatioThreshold: 0.02,
@@ -117,14 +126,26 @@ const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
-/** A bad context value: the message names the key and shows the value. */
+/** A bad context value: the message names the key (or the keys, for settings that must agree) and the value. */
 export class ContextError extends Error {
-  constructor(key: ContextKey | string, problem: string, value?: unknown) {
+  constructor(key: ContextKey | string | readonly string[], problem: string, value?: unknown) {
     const shown = value === undefined ? '' : `, got ${JSON.stringify(value)}`;
-    super(`cdk context "${key.startsWith(CONTEXT_PREFIX) ? key : CONTEXT_PREFIX + key}": ${problem}${shown}`);
+    const keys = (typeof key === 'string' ? [key] : key).map(
+      (k) => `"${k.startsWith(CONTEXT_PREFIX) ? k : CONTEXT_PREFIX + k}"`,
+    );
+    super(`cdk context ${keys.join(', ')}: ${problem}${shown}`);
     this.name = 'ContextError';
   }
 }
+
+/** The timing settings as the operator knows them at synth (the request timeout is the poller's default). */
+const CONTEXT_TIMING_SETTING_NAMES: TimingSettingNames = {
+  lease: `${CONTEXT_PREFIX}leaseSec`,
+  schedulePeriod: `${CONTEXT_PREFIX}pollSchedule`,
+  requestTimeout: "the poller's request timeout",
+  pollInterval: `${CONTEXT_PREFIX}pollIntervalSec`,
+  tickMax: `${CONTEXT_PREFIX}pollerTimeoutSec`,
+};
 
 type Lookup = (key: string) => unknown;
 
@@ -273,6 +294,26 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
       lostRatioDatapointsToAlarm,
     );
   }
+  const pollIntervalSec = r.number('pollIntervalSec', 60, 3600);
+  // The lease, the schedule, the request timeout, the final window and the Lambda timeout must agree, or a
+  // crash at the final poll loses the session (the conditions: lib/poll-timing.ts). The Lambda runs with the
+  // default request timeout (the stack sets no LP_REQUEST_TIMEOUT_MS).
+  const timingViolations = checkTimingRule(
+    {
+      leaseMs: leaseSec * 1000,
+      schedulePeriodMs: pollPeriodMin * 60_000,
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      finalWindowMs: defaultPollPolicy(pollIntervalSec).finalWindowMs,
+      tickMaxMs: pollerTimeoutSec * 1000,
+    },
+    CONTEXT_TIMING_SETTING_NAMES,
+  );
+  if (timingViolations.length > 0) {
+    const keys = [
+      ...new Set(timingViolations.flatMap((v) => v.settings).filter((k) => k.startsWith(CONTEXT_PREFIX))),
+    ];
+    throw new ContextError(keys, timingViolations.map((v) => v.message).join('; '));
+  }
   const logRetentionDays = r.number('logRetentionDays', 1, 3653);
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
     throw new ContextError(
@@ -297,7 +338,7 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
     pollerTimeoutSec,
     ...(pollerReservedConcurrency !== undefined ? { pollerReservedConcurrency } : {}),
     pollConcurrency,
-    pollIntervalSec: r.number('pollIntervalSec', 60, 3600),
+    pollIntervalSec,
     leaseSec,
     lpMaxRequestsPerSecond: r.number('maxRequestsPerSecond', 0, 10_000),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors';
 import { ACCOUNT_ID_PATTERN } from './ids';
+import { checkTimingRule, finalWindowMsFor } from './poll-timing';
 
 /**
  * Settings, read once per entry point from the environment (Lambda module scope, CLI main) and passed down.
@@ -33,8 +34,14 @@ export interface PollerSettings {
   concurrency: number;
   /** Re-poll interval of a live session. @default 600 (10 min) */
   pollIntervalSec: number;
-  /** How long a claimed item stays leased to one poller. @default 300 (5 min): longer than one fetch+write. */
+  /**
+   * How long a claimed item stays leased to one poller; a dead poller's items are due again when it ends.
+   * @default 45: short enough that a crash at the final poll still leaves a poll before the deadline, long
+   * enough for the default 45 s poller Lambda timeout (the conditions: lib/poll-timing.ts).
+   */
   leaseSec: number;
+  /** Seconds between two scheduled ticks; must match the poller's EventBridge rate. @default 60 */
+  schedulePeriodSec: number;
   /** Cap on requests per second per poller invocation; 0 means none. @default 0 */
   maxRequestsPerSec: number;
 }
@@ -124,9 +131,16 @@ export function loadLivePersonSettings(env: Env): LivePersonSettings {
     ...(baseUrl !== undefined ? { baseUrl } : {}),
     domainApiUrl,
     credentials,
-    requestTimeoutMs: positiveInt(env, 'LP_REQUEST_TIMEOUT_MS', 10_000),
+    requestTimeoutMs: loadRequestTimeoutMs(env),
     credentialsRefreshSec: positiveInt(env, 'LP_CREDENTIALS_REFRESH_SECONDS', 300),
   };
+}
+
+/** LivePerson's per-request timeout when LP_REQUEST_TIMEOUT_MS is unset (also what `cdk synth` checks). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+function loadRequestTimeoutMs(env: Env): number {
+  return positiveInt(env, 'LP_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS);
 }
 
 export function loadStorageSettings(env: Env): StorageSettings {
@@ -150,11 +164,33 @@ export function loadStorageSettings(env: Env): StorageSettings {
   };
 }
 
+/** The defaults of the timing settings (they meet the conditions of lib/poll-timing.ts). */
+export const DEFAULT_POLL_INTERVAL_SEC = 600;
+export const DEFAULT_LEASE_SEC = 45;
+export const DEFAULT_SCHEDULE_PERIOD_SEC = 60;
+
+/**
+ * The poller's settings. The lease, the schedule period, the request timeout (LP_REQUEST_TIMEOUT_MS, read here
+ * too) and the final window (from the poll interval) are checked together (lib/poll-timing.ts): a violation
+ * is a ConfigError naming the settings involved.
+ */
 export function loadPollerSettings(env: Env): PollerSettings {
-  return {
+  const settings: PollerSettings = {
     concurrency: positiveInt(env, 'POLL_CONCURRENCY', 32),
-    pollIntervalSec: positiveInt(env, 'POLL_INTERVAL_SECONDS', 600),
-    leaseSec: positiveInt(env, 'LEASE_SECONDS', 300),
+    pollIntervalSec: positiveInt(env, 'POLL_INTERVAL_SECONDS', DEFAULT_POLL_INTERVAL_SEC),
+    leaseSec: positiveInt(env, 'LEASE_SECONDS', DEFAULT_LEASE_SEC),
+    schedulePeriodSec: positiveInt(env, 'SCHEDULE_PERIOD_SECONDS', DEFAULT_SCHEDULE_PERIOD_SEC),
     maxRequestsPerSec: positiveInt(env, 'LP_MAX_REQUESTS_PER_SECOND', 0, { allowZero: true }),
   };
+  const violations = checkTimingRule({
+    leaseMs: settings.leaseSec * 1000,
+    schedulePeriodMs: settings.schedulePeriodSec * 1000,
+    requestTimeoutMs: loadRequestTimeoutMs(env),
+    finalWindowMs: finalWindowMsFor(settings.pollIntervalSec * 1000),
+  });
+  if (violations.length > 0) {
+    const names = [...new Set(violations.flatMap((v) => v.settings))];
+    throw new ConfigError(names.join(', '), violations.map((v) => v.message).join('; '));
+  }
+  return settings;
 }

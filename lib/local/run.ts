@@ -131,7 +131,14 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
       concurrency: options.concurrency ?? 32,
       pollIntervalSec: options.pollIntervalSec ?? 600,
       // A lease must outlast one item's wall-clock handling at any speed: ~2 wall seconds, in session time.
+      // This breaks the timing rule of lib/poll-timing.ts on purpose, and these settings skip its check (no
+      // loadPollerSettings): the rule keeps a poller that dies at the final poll from losing the session, but
+      // the compressed clock turns each wall second into `speed` session seconds, so a lease that outlasts real
+      // work (1,200 s at speed 600) can never fit the 3-minute final window (at most 50 s), and no poller dies
+      // here (one poller, ticks back to back).
       leaseSec: Math.max(300, Math.ceil(options.speed * 2)),
+      // One tick per simulated minute (the loop below).
+      schedulePeriodSec: 60,
       maxRequestsPerSec: 0,
     };
     const poller = createPoller(LOCAL_ACCOUNT_ID, pollerSettings, {

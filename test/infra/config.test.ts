@@ -21,10 +21,10 @@ describe('deployment configuration (cdk context)', () => {
       pollSchedule: 'rate(1 minute)',
       pollPeriodMin: 1,
       pollerMemoryMiB: 512,
-      pollerTimeoutSec: 300,
+      pollerTimeoutSec: 45,
       pollConcurrency: 32,
       pollIntervalSec: 600,
-      leaseSec: 300,
+      leaseSec: 45,
       lpMaxRequestsPerSecond: 10,
       lostRatioThreshold: 0.02,
       lostRatioEvaluationPeriods: 3,
@@ -78,17 +78,55 @@ describe('deployment configuration (cdk context)', () => {
     expect(() => load(context)).toThrow(message);
   });
 
+  const FINAL_POLL =
+    /^cdk context "lpv:leaseSec", "lpv:pollSchedule", "lpv:pollIntervalSec": the final window \(\d+ s, from lpv:pollIntervalSec\) must be at least /;
+  it.each([
+    // The defaults before issue 13 (what cdk.json shipped): a crash at the final poll lost the last poll.
+    [{ 'lpv:leaseSec': 300, 'lpv:pollerTimeoutSec': 300 }, FINAL_POLL],
+    [
+      { 'lpv:leaseSec': 300, 'lpv:pollerTimeoutSec': 300 },
+      /leaves the item due again only at deadline \+ 180 s/,
+    ],
+    [{ 'lpv:leaseSec': 51, 'lpv:pollerTimeoutSec': 45 }, /lpv:leaseSec may be at most 50 s$/],
+    [{ 'lpv:pollIntervalSec': 300 }, FINAL_POLL],
+    [{ 'lpv:pollSchedule': 'rate(2 minutes)' }, FINAL_POLL],
+    [{ 'lpv:pollSchedule': 'rate(5 minutes)' }, /no lease fits/],
+    [
+      { 'lpv:pollerTimeoutSec': 300 },
+      /^cdk context "lpv:leaseSec", "lpv:pollerTimeoutSec": lpv:leaseSec \(45 s\) must be at least lpv:pollerTimeoutSec \(300 s\)/,
+    ],
+    [
+      { 'lpv:leaseSec': 30, 'lpv:pollerTimeoutSec': 40 },
+      /lpv:leaseSec \(30 s\) must be at least lpv:pollerTimeoutSec/,
+    ],
+  ])('fails synthesis on timing settings that break the final-poll rule: %j', (context, message) => {
+    expect(() => load(context)).toThrow(message);
+  });
+
+  it.each([
+    [{ 'lpv:leaseSec': 50, 'lpv:pollerTimeoutSec': 50 }],
+    [{ 'lpv:leaseSec': 30, 'lpv:pollerTimeoutSec': 30, 'lpv:pollIntervalSec': 320 }],
+    [{ 'lpv:pollIntervalSec': 3600 }],
+  ])('accepts timing settings that meet it: %j', (context) => {
+    expect(() => load(context)).not.toThrow();
+  });
+
   it('accepts a complete secret ARN as well as a name', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lp-visit-capture/liveperson-AbC123';
     expect(load({ 'lpv:credentialsSecret': arn }).lpCredentialsSecret).toBe(arn);
   });
 
   it('bounds LivePerson load by cap x overlapping invocations, reserved concurrency capping the overlap', () => {
-    // 300 s timeout, a tick a minute: up to 5 invocations at once.
-    expect(maxOverlappingInvocations(load({}))).toBe(5);
-    expect(livePersonRequestBoundPerSec(load({}))).toBe(50);
-    expect(livePersonRequestBoundPerSec(load({ 'lpv:pollerReservedConcurrency': 2 }))).toBe(20);
-    expect(maxOverlappingInvocations(load({ 'lpv:pollSchedule': 'rate(5 minutes)' }))).toBe(1);
+    // The defaults: a 45 s timeout, a tick a minute: one invocation at a time.
+    expect(maxOverlappingInvocations(load({}))).toBe(1);
+    expect(livePersonRequestBoundPerSec(load({}))).toBe(10);
     expect(livePersonRequestBoundPerSec(load({ 'lpv:maxRequestsPerSecond': 0 }))).toBeUndefined();
+    // The arithmetic for longer ticks (the timing rule rejects a timeout past the lease at synth, so these
+    // configurations are built directly): 300 s, a tick a minute: up to 5 at once.
+    const longTicks = { ...load({}), pollerTimeoutSec: 300 };
+    expect(maxOverlappingInvocations(longTicks)).toBe(5);
+    expect(livePersonRequestBoundPerSec(longTicks)).toBe(50);
+    expect(livePersonRequestBoundPerSec({ ...longTicks, pollerReservedConcurrency: 2 })).toBe(20);
+    expect(maxOverlappingInvocations({ ...longTicks, pollPeriodMin: 5 })).toBe(1);
   });
 });

@@ -188,7 +188,8 @@ describe('lpv end to end (separate processes, dynalite, simulator)', () => {
     );
     sim.simulator.setFaults({ ...NO_FAULTS, latencyMs: 400 });
     sim.simulator.resetStats();
-    const tickEnv = { ...env, POLL_CONCURRENCY: '4', LEASE_SECONDS: '2' };
+    // A 2 s lease passes the timing check (lib/poll-timing.ts) only with requests bounded well below it.
+    const tickEnv = { ...env, POLL_CONCURRENCY: '4', LEASE_SECONDS: '2', LP_REQUEST_TIMEOUT_MS: '650' };
     const victim = spawnLpv(['poll'], tickEnv);
     // Kill it once it is mid-flight: some items acked, some leased with requests outstanding.
     while (sim.simulator.stats().requests < 10) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -8,7 +8,8 @@ describe('configuration', () => {
     expect(loadPollerSettings({})).toEqual({
       concurrency: 32,
       pollIntervalSec: 600,
-      leaseSec: 300,
+      leaseSec: 45,
+      schedulePeriodSec: 60,
       maxRequestsPerSec: 0,
     });
     const lp = loadLivePersonSettings({ LP_ACCOUNT_ID: '123', ...credentials });
@@ -55,8 +56,44 @@ describe('configuration', () => {
     [{ POLL_CONCURRENCY: '0' }, /^POLL_CONCURRENCY: must be > 0/],
     [{ POLL_INTERVAL_SECONDS: '-5' }, /^POLL_INTERVAL_SECONDS: must be a whole number/],
     [{ LEASE_SECONDS: 'abc' }, /^LEASE_SECONDS/],
+    [{ SCHEDULE_PERIOD_SECONDS: '0' }, /^SCHEDULE_PERIOD_SECONDS: must be > 0/],
   ])('rejects poller setting %j', (env, message) => {
     expect(() => loadPollerSettings(env)).toThrow(message);
+  });
+
+  const FINAL_POLL =
+    /^LEASE_SECONDS, SCHEDULE_PERIOD_SECONDS, LP_REQUEST_TIMEOUT_MS, POLL_INTERVAL_SECONDS: the final window/;
+  it.each([
+    // The lease default before issue 13: a poller dying at the final poll left the item due after its deadline.
+    [{ LEASE_SECONDS: '300' }, FINAL_POLL],
+    [
+      { LEASE_SECONDS: '300', POLL_INTERVAL_SECONDS: '600', SCHEDULE_PERIOD_SECONDS: '60' },
+      /deadline \+ 180 s/,
+    ],
+    [{ LEASE_SECONDS: '51' }, /LEASE_SECONDS may be at most 50 s$/],
+    [{ POLL_INTERVAL_SECONDS: '300' }, FINAL_POLL],
+    [{ SCHEDULE_PERIOD_SECONDS: '120' }, FINAL_POLL],
+    [{ LP_REQUEST_TIMEOUT_MS: '16000' }, FINAL_POLL],
+    [
+      { LP_REQUEST_TIMEOUT_MS: '16000' },
+      /; LEASE_SECONDS \(45 s\) must be at least 3 × LP_REQUEST_TIMEOUT_MS/,
+    ],
+    [
+      { LEASE_SECONDS: '20' },
+      /^LEASE_SECONDS, LP_REQUEST_TIMEOUT_MS: LEASE_SECONDS \(20 s\) must be at least 3 × /,
+    ],
+  ])('rejects timing settings that break the final-poll rule: %j', (env, message) => {
+    expect(() => loadPollerSettings(env)).toThrow(ConfigError);
+    expect(() => loadPollerSettings(env)).toThrow(message);
+  });
+
+  it.each([
+    [{ LEASE_SECONDS: '50' }, 50],
+    [{ LEASE_SECONDS: '100', SCHEDULE_PERIOD_SECONDS: '30' }, 100],
+    [{ LEASE_SECONDS: '30', POLL_INTERVAL_SECONDS: '320' }, 30],
+    [{ LEASE_SECONDS: '50', LP_REQUEST_TIMEOUT_MS: '5000', SCHEDULE_PERIOD_SECONDS: '62' }, 50],
+  ])('accepts timing settings that meet it: %j', (env, leaseSec) => {
+    expect(loadPollerSettings(env).leaseSec).toBe(leaseSec);
   });
 
   it('requires a region for AWS and a valid table name', () => {
