@@ -3,7 +3,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { systemClock } from '../lib/clock';
 import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../lib/config';
 import { publishTickMetrics } from '../lib/metrics';
-import type { TickSummary } from '../lib/poller/poller';
+import { tickAndPublish, type TickSummary } from '../lib/poller/poller';
 import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../lib/wiring';
 import { POLLER_SERVICE_NAME } from './commons/constants';
 import { powertoolsLog, powertoolsMetrics } from './commons/observability';
@@ -28,10 +28,16 @@ const poller = createPoller(livePerson.accountId, loadPollerSettings(process.env
 /** getRemainingTimeInMillis can read near zero just before the kill: keep this much back. */
 const SAFETY_MARGIN_MS = 5_000;
 
-/** EventBridge schedule → one tick. A credential or account fault fails the invocation so alarms fire. */
+/**
+ * EventBridge schedule → one tick. Its metrics are published whatever happens (even when the tick throws); a
+ * configuration fault fails the invocation so alarms fire.
+ */
 export async function handler(_event: ScheduledEvent, context: Context): Promise<TickSummary> {
-  const summary = await poller.tick({ budgetMs: context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS });
-  publishTickMetrics(summary, metrics);
+  const summary = await tickAndPublish(
+    poller,
+    { budgetMs: context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS },
+    (figures) => publishTickMetrics(figures, metrics),
+  );
   if (summary.stoppedBy === 'configuration_fault') {
     throw new Error(`tick stopped on a configuration fault: ${summary.configurationFault ?? 'unknown'}`);
   }

@@ -2,7 +2,12 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock';
-import type { LivePersonSettings, PollerSettings, StorageSettings } from './config';
+import {
+  DEFAULT_SCHEDULE_PERIOD_SEC,
+  type LivePersonSettings,
+  type PollerSettings,
+  type StorageSettings,
+} from './config';
 import { DomainApiBaseUrl, FixedBaseUrl, type BaseUrlResolver } from './liveperson/base-url';
 import { VisitInformationClient } from './liveperson/client';
 import {
@@ -79,9 +84,13 @@ export function createStorage(
   };
 }
 
+/**
+ * The poller, timed as deployed: retries are scheduled for the next tick (`schedulePeriodSec`, the default when a
+ * caller's settings predate it) and allow for one request of the client's timeout.
+ */
 export function createPoller(
   accountId: string,
-  settings: PollerSettings,
+  settings: Omit<PollerSettings, 'schedulePeriodSec'> & { schedulePeriodSec?: number },
   deps: { storage: Storage; source: VisitInformationClient; clock: Clock; log: Log; wallClock?: Clock },
 ): Poller {
   return new Poller(
@@ -99,6 +108,8 @@ export function createPoller(
       policy: defaultPollPolicy(settings.pollIntervalSec),
       leaseMs: settings.leaseSec * 1000,
       maxRequestsPerSec: settings.maxRequestsPerSec,
+      schedulePeriodMs: (settings.schedulePeriodSec ?? DEFAULT_SCHEDULE_PERIOD_SEC) * 1000,
+      requestTimeoutMs: deps.source.requestTimeoutMs,
     },
   );
 }

@@ -9,6 +9,8 @@ export interface SessionEnd {
   lastOutcome: string;
   pollCount: number;
   endedAtMs: number;
+  /** False for a partial capture (the last successful answer was not stored completely). @default the item's */
+  complete?: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export function buildOutcomeRow(item: QueueItem, end: SessionEnd): CaptureRow {
     lastOutcome: end.lastOutcome,
     pollCount: end.pollCount,
     successCount: item.successCount,
+    complete: end.complete ?? item.complete !== false,
     startTimeMs: item.startTimeMs,
     deadlineMs: item.deadlineMs,
     enqueuedAtMs: item.enqueuedAtMs ?? null,

@@ -33,7 +33,8 @@ export interface VisitInformationClientOptions {
  * signed with OAuth 1.0a (HMAC-SHA1), over keep-alive connections.
  */
 export class VisitInformationClient implements VisitStateSource {
-  private readonly requestTimeoutMs: number;
+  /** Per-request timeout; the poller's retry times allow for one (see lib/poll-timing.ts). */
+  readonly requestTimeoutMs: number;
   private readonly maxBodyBytes: number;
   private readonly snippetBytes: number;
   private readonly agents: HttpAgents;
@@ -136,16 +137,21 @@ export class VisitInformationClient implements VisitStateSource {
         };
       }
       const checked = checkVisitState(json);
-      if (!checked.ok) {
-        return {
-          kind: 'malformed',
-          httpStatus: 200,
-          problem: checked.problem,
-          bodySnippet: this.snippet(answer),
-          bodyBytes: answer.totalBytes,
-        };
+      switch (checked.kind) {
+        case 'malformed':
+          return {
+            kind: 'malformed',
+            httpStatus: 200,
+            problem: checked.problem,
+            bodySnippet: this.snippet(answer),
+            bodyBytes: answer.totalBytes,
+          };
+        case 'empty':
+          return { kind: 'empty', httpStatus: 200, bodyBytes: answer.totalBytes };
+        case 'state':
+          // The flat shape arrives normalized: every reader downstream sees `appSessions[]` only.
+          return { kind: 'ok', httpStatus: 200, state: checked.state, bodyBytes: answer.totalBytes };
       }
-      return { kind: 'ok', httpStatus: 200, state: checked.state, bodyBytes: answer.totalBytes };
     }
     const retryAfterMs = parseRetryAfterMs(answer.headers['retry-after']);
     if (status === 429)

@@ -6,6 +6,11 @@ import type { VisitState } from './types';
  */
 export type FetchOutcome =
   | { kind: 'ok'; httpStatus: 200; state: VisitState; bodyBytes: number }
+  /**
+   * A 200 that holds no app session: `appSessions` empty or missing, and nothing at the top level that an app
+   * session would hold. Never a success (nothing to store): polled again at the normal interval.
+   */
+  | { kind: 'empty'; httpStatus: 200; bodyBytes: number }
   | { kind: 'bad_request_33'; httpStatus: 400; message?: string }
   | { kind: 'unauthorized_10'; httpStatus: 401; message?: string }
   | { kind: 'invalid_account_6'; httpStatus: 404; message?: string }
@@ -36,6 +41,8 @@ export function outcomeCode(outcome: FetchOutcome): string {
   switch (outcome.kind) {
     case 'ok':
       return '200';
+    case 'empty':
+      return '200/empty';
     case 'bad_request_33':
       return '400/33';
     case 'unauthorized_10':

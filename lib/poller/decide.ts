@@ -4,6 +4,7 @@ import { idRef } from '../log';
 import { fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
 import { queueItemProblem, type AckUpdate, type QueueItem, type QueueState } from '../queue/model';
 import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
+import { retrySafeDeadlineMs } from '../poll-timing';
 
 /**
  * What the poller does with one claimed item, decided from what it has learnt so far. Pure: no clock (the
@@ -25,26 +26,47 @@ export type Observation =
       afterCredentialRefresh: boolean;
     }
   /** The client refused the item's ids before sending anything. */
-  | { kind: 'invalid_id'; message: string };
+  | { kind: 'invalid_id'; message: string }
+  /**
+   * Nothing was sent: the base URI (Domain API) or the credentials could not be had. `configuration`: the
+   * deployment is wrong (account unknown to the Domain API, secret missing or ill-shaped); `unavailable`: the
+   * lookup failed for now. `problem` names what failed, never an id of the session.
+   */
+  | { kind: 'lookup_failed'; fault: 'configuration' | 'unavailable'; problem: string }
+  /** A storage call of this poll failed (after the SDK's retries): ours, not the session's. */
+  | { kind: 'storage_failed' };
 
 /** What the poller needs besides the item and the time. */
 export interface DecisionRules {
   policy: PollPolicy;
   /** How much of a malformed or unexpected body the queue item keeps. */
   badBodyBytes: number;
+  /** The poller's schedule period (EventBridge rate): how late the next tick may come. */
+  schedulePeriodMs: number;
+  /** One LivePerson request's timeout: how long the last retry may take. */
+  requestTimeoutMs: number;
 }
 
 /** Increments of the tick summary's counters that a decision makes (each one +1). */
 export interface TickCounts {
   /** `fetches[...]`: the answer the decision was made on. */
   fetch?: FetchOutcomeMetric;
-  /** A 404/12, before or after the first capture: the first is data lost (it has an alarm). */
+  /**
+   * A 404/12, before or after the first capture: the first is data lost (it has an alarm). Counted only once
+   * the ack lands, like `sessionEnded`: a lost lease lets the next owner count it, never both.
+   */
   expired?: 'expiredBeforeCapture' | 'expiredAfterCapture';
   /**
    * `sessions[...]`: counted only once the ack lands; when the lease was lost meanwhile, the next owner ends
    * the session and counts it.
    */
   sessionEnded?: FinalState;
+  /** `sessionsPartial`: a CAPTURED end with `complete: false`, counted once the ack lands. */
+  partial?: true;
+  /** `itemErrors`: the poll failed on our side (storage, Domain API); counted at once. */
+  itemError?: true;
+  /** `domainApiFailures`: the base URI could not be looked up for now; counted at once. */
+  domainApiFailure?: true;
 }
 
 /** A warning for the log; the poller adds the tick id. Never holds a raw id (see idRef). */
@@ -72,7 +94,10 @@ export interface StoreAnswer {
   counts: TickCounts;
 }
 
-/** A transient failure before the deadline: no row, the item is acked ACTIVE for a later retry. */
+/**
+ * No row: the item is acked ACTIVE and polled again later. After a transient failure (LivePerson's or ours,
+ * with backoff) or an answer without app sessions (at the normal interval).
+ */
 export interface RetryLater {
   kind: 'retry_later';
   ack: ActiveAck;
@@ -104,6 +129,8 @@ export interface Fetch {
  */
 export interface RefetchAfterCredentialRefresh {
   kind: 'refetch_after_credential_refresh';
+  /** The first 401/10 is a fetch like any other: counted, whatever the second answer. */
+  counts: TickCounts;
 }
 
 /**
@@ -118,7 +145,40 @@ export interface StopTick {
   counts: TickCounts;
 }
 
-export type Decision = Fetch | RefetchAfterCredentialRefresh | StopTick | Transition;
+/**
+ * A 400/33: ids are validated before sending, so it most likely concerns the request as a whole (a retired
+ * `v=1`, a rejected `filter`), which would fail every session alike. The poller holds the item (claimed, not
+ * acked) until the tick's other work is done: if {@link BAD_REQUEST_33_STOP_SESSIONS} or more distinct sessions
+ * answered 400/33 in the tick, the tick stops as for a 404/6 and every item is left as it was (see
+ * {@link badRequest33Fault}); otherwise `end` is carried out (the session ends INVALID).
+ */
+export interface HoldUntilTickEnds {
+  kind: 'hold_until_tick_ends';
+  end: End;
+  counts: TickCounts;
+}
+
+export type Decision = Fetch | RefetchAfterCredentialRefresh | StopTick | HoldUntilTickEnds | Transition;
+
+/** Distinct sessions answering 400/33 in one tick that make it a configuration fault. */
+export const BAD_REQUEST_33_STOP_SESSIONS = 3;
+
+/** The configuration fault that stops a tick in which `sessions` distinct sessions answered 400/33, if any. */
+export function badRequest33Fault(sessions: number): string | undefined {
+  return sessions >= BAD_REQUEST_33_STOP_SESSIONS
+    ? `400/33: ${sessions} sessions rejected in one tick; the request itself (v, filter) is likely refused`
+    : undefined;
+}
+
+/**
+ * Whether a successful answer's rows were all stored: none rejected by the table even after fitting, none left
+ * unwritten (deadline, retries spent), and the flatten did not fail (`stats` undefined).
+ */
+export function storedCompletely(
+  stats: { rowsRejected?: number; rowsUnwritten?: number } | undefined,
+): boolean {
+  return stats !== undefined && (stats.rowsRejected ?? 0) + (stats.rowsUnwritten ?? 0) === 0;
+}
 
 /**
  * Decides what to do with a claimed item. `item` is the item as read from the queue (a hand-edited one too:
@@ -137,7 +197,7 @@ export function decide(
   nowMs: number,
   rules: DecisionRules,
   random: () => number,
-): RefetchAfterCredentialRefresh | StopTick | Transition;
+): RefetchAfterCredentialRefresh | StopTick | HoldUntilTickEnds | Transition;
 export function decide(
   item: QueueItem,
   observation: Observation,
@@ -167,7 +227,8 @@ export function decide(
       }
       if (nowMs >= item.deadlineMs) {
         // Past the 6-hour wall: LivePerson no longer holds it, a fetch would only spend quota.
-        return end(item, nowMs, item.successCount > 0 ? 'CAPTURED' : 'FAILED', 'deadline passed', {
+        const [state, reason] = endWithoutCapture(item, 'deadline passed', 'deadline passed');
+        return end(item, nowMs, state, reason, {
           lastOutcome: item.lastOutcome ?? 'none',
           pollCount: item.pollCount,
           attempts: item.attempts,
@@ -175,6 +236,16 @@ export function decide(
       }
       return { kind: 'fetch' };
     }
+    case 'lookup_failed':
+      if (observation.fault === 'configuration') {
+        return { kind: 'stop_tick', fault: observation.problem, counts: {} };
+      }
+      return handBack(item, nowMs, rules, random, 'domain_api_unavailable', {
+        itemError: true,
+        domainApiFailure: true,
+      });
+    case 'storage_failed':
+      return handBack(item, nowMs, rules, random, 'storage_error', { itemError: true });
     case 'invalid_id':
       // Cannot happen for items enqueued through validation; end it visibly rather than retry forever.
       return end(item, nowMs, 'INVALID', observation.message, {
@@ -200,6 +271,30 @@ const INVALID_REASONS = {
   bad_request_33: 'LivePerson rejected the request (400/33)',
 } as const;
 
+/** 404/37 or 404/39 once something was captured: the session's data is stored, LivePerson let it go. */
+const ENDED_AFTER_CAPTURE_REASONS = {
+  invalid_visitor_37: 'session ended (404/37 after a capture: LivePerson no longer knows this visitor)',
+  invalid_session_39: 'session ended (404/39 after a capture: LivePerson no longer matches the sid)',
+} as const;
+
+/** Why a session that only ever answered without app sessions ended LOST. */
+export const NO_APP_SESSION_REASON = 'no app session in any answer';
+
+/**
+ * The end of a session whose polling stops: CAPTURED once a poll succeeded; LOST when LivePerson only ever
+ * answered without app sessions (a misconfiguration worth a page: it counts in the lost share); otherwise
+ * `uncapturedState` (FAILED at the deadline, LOST at a 404/12).
+ */
+function endWithoutCapture(
+  item: QueueItem,
+  capturedReason: string,
+  uncapturedReason: string,
+  uncapturedState: FinalState = 'FAILED',
+): [FinalState, string] {
+  if (item.successCount > 0) return ['CAPTURED', capturedReason];
+  if ((item.emptyCount ?? 0) > 0) return ['LOST', NO_APP_SESSION_REASON];
+  return [uncapturedState, uncapturedReason];
+}
 function decideOnAnswer(
   item: QueueItem,
   outcome: FetchOutcome,
@@ -207,14 +302,14 @@ function decideOnAnswer(
   nowMs: number,
   rules: DecisionRules,
   random: () => number,
-): RefetchAfterCredentialRefresh | StopTick | Transition {
+): RefetchAfterCredentialRefresh | StopTick | HoldUntilTickEnds | Transition {
   const code = outcomeCode(outcome);
-  // Counted for the answer decided on: a 401/10 retried after the refresh counts once, as its second answer.
+  // Every answer is counted, the first 401/10 of a refetch too.
   const counts: TickCounts = { fetch: fetchOutcomeMetric(outcome) };
   const pollCount = item.pollCount + 1;
   switch (outcome.kind) {
     case 'unauthorized_10':
-      if (!afterCredentialRefresh) return { kind: 'refetch_after_credential_refresh' };
+      if (!afterCredentialRefresh) return { kind: 'refetch_after_credential_refresh', counts };
       return { kind: 'stop_tick', fault: `${code}: credentials rejected`, counts };
     case 'invalid_account_6':
       return { kind: 'stop_tick', fault: `${code}: account unknown to LivePerson`, counts };
@@ -238,31 +333,60 @@ function decideOnAnswer(
         },
         counts,
       };
+    case 'empty':
+      // Not a success (nothing to store) and not a failure (LivePerson answered): polled again at the normal
+      // interval, no backoff. After a success it changes nothing of the capture.
+      return {
+        kind: 'retry_later',
+        ack: {
+          state: 'ACTIVE',
+          nextPollAtMs: nextPollAfterSuccess(rules.policy, nowMs, item.deadlineMs, false),
+          attempts: 0,
+          pollCount,
+          successCount: item.successCount,
+          emptyCount: (item.emptyCount ?? 0) + 1,
+          lastOutcome: code,
+          lastPolledAtMs: nowMs,
+        },
+        counts,
+      };
     case 'expired_12': {
       // LivePerson forgot the session: its normal end once something was captured, data lost otherwise.
+      const captured = item.successCount > 0;
+      const [state, reason] = endWithoutCapture(
+        item,
+        'session ended (404/12)',
+        'session expired before any capture (404/12)',
+        'LOST',
+      );
+      return end(item, nowMs, state, reason, {
+        lastOutcome: code,
+        pollCount,
+        attempts: 0,
+        counts: { ...counts, expired: captured ? 'expiredAfterCapture' : 'expiredBeforeCapture' },
+      });
+    }
+    case 'invalid_visitor_37':
+    case 'invalid_session_39': {
       const captured = item.successCount > 0;
       return end(
         item,
         nowMs,
-        captured ? 'CAPTURED' : 'LOST',
-        captured ? 'session ended (404/12)' : 'session expired before any capture (404/12)',
-        {
+        captured ? 'CAPTURED' : 'INVALID',
+        captured ? ENDED_AFTER_CAPTURE_REASONS[outcome.kind] : INVALID_REASONS[outcome.kind],
+        { lastOutcome: code, pollCount, attempts: 0, counts },
+      );
+    }
+    case 'bad_request_33':
+      return {
+        kind: 'hold_until_tick_ends',
+        end: end(item, nowMs, 'INVALID', INVALID_REASONS.bad_request_33, {
           lastOutcome: code,
           pollCount,
           attempts: 0,
-          counts: { ...counts, expired: captured ? 'expiredAfterCapture' : 'expiredBeforeCapture' },
-        },
-      );
-    }
-    case 'invalid_visitor_37':
-    case 'invalid_session_39':
-    case 'bad_request_33':
-      return end(item, nowMs, 'INVALID', INVALID_REASONS[outcome.kind], {
-        lastOutcome: code,
-        pollCount,
-        attempts: 0,
+        }),
         counts,
-      });
+      };
     case 'server_error_500':
     case 'retryable':
     case 'malformed':
@@ -272,7 +396,7 @@ function decideOnAnswer(
       const nextPollAtMs = nextPollAfterFailure(
         rules.policy,
         nowMs,
-        item.deadlineMs,
+        retryLimitMs(item, rules),
         attempts,
         random,
         'retryAfterMs' in outcome ? outcome.retryAfterMs : undefined,
@@ -292,17 +416,21 @@ function decideOnAnswer(
             },
           }
         : undefined;
-      if (nextPollAtMs >= item.deadlineMs) {
-        const captured = item.successCount > 0;
-        return end(
+      // Only the deadline itself ends an item: a retry that would land too late was moved earlier.
+      if (nowMs >= item.deadlineMs) {
+        const [state, reason] = endWithoutCapture(
           item,
-          nowMs,
-          captured ? 'CAPTURED' : 'FAILED',
-          captured
-            ? `deadline reached after transient failures (${code})`
-            : `no successful poll before the deadline (last: ${code})`,
-          { lastOutcome: code, pollCount, attempts, badBody, counts, warning },
+          `deadline reached after transient failures (${code})`,
+          `no successful poll before the deadline (last: ${code})`,
         );
+        return end(item, nowMs, state, reason, {
+          lastOutcome: code,
+          pollCount,
+          attempts,
+          badBody,
+          counts,
+          warning,
+        });
       }
       return {
         kind: 'retry_later',
@@ -323,6 +451,47 @@ function decideOnAnswer(
   }
 }
 
+/**
+ * The latest time a retry may land: the retry-safe deadline (deadline − (one schedule period + one request
+ * timeout): the next tick may come that late and the request take that long), never past the deadline itself.
+ */
+function retryLimitMs(item: QueueItem, rules: DecisionRules): number {
+  return Math.min(retrySafeDeadlineMs(item.deadlineMs, rules), item.deadlineMs);
+}
+
+/**
+ * Hands an item back after a failure on our side (storage, Domain API): its answers so far stand (counters,
+ * outcome of its last answer unchanged but for `lastOutcome`, which tells the failure), and it is due again
+ * after a jittered backoff (consecutive failures, as for LivePerson's), never past the retry-safe deadline.
+ */
+function handBack(
+  item: QueueItem,
+  nowMs: number,
+  rules: DecisionRules,
+  random: () => number,
+  lastOutcome: string,
+  counts: TickCounts,
+): RetryLater {
+  const attempts = item.attempts + 1;
+  return {
+    kind: 'retry_later',
+    ack: {
+      state: 'ACTIVE',
+      nextPollAtMs: nextPollAfterFailure(rules.policy, nowMs, retryLimitMs(item, rules), attempts, random),
+      attempts,
+      pollCount: item.pollCount,
+      successCount: item.successCount,
+      lastOutcome,
+      lastPolledAtMs: nowMs,
+    },
+    counts,
+  };
+}
+
+/**
+ * Ends a session. A CAPTURED end of an item whose last successful answer was not stored completely is a
+ * partial capture: `complete: false`, a reason starting `partial:`, counted in `sessionsPartial`.
+ */
 function end(
   item: QueueItem,
   endedAtMs: number,
@@ -337,6 +506,8 @@ function end(
     warning?: Warning | undefined;
   },
 ): End {
+  const complete = item.complete !== false;
+  const partial = state === 'CAPTURED' && !complete;
   return {
     kind: 'end',
     ack: {
@@ -344,15 +515,16 @@ function end(
       attempts: details.attempts,
       pollCount: details.pollCount,
       successCount: item.successCount,
+      complete,
       lastOutcome: details.lastOutcome,
       lastPolledAtMs: endedAtMs,
-      reason,
+      reason: partial ? `partial: ${reason}` : reason,
       endedAtMs,
       ...details.badBody,
     },
     // The item's counters are normalized here, so only malformed ids can be left to stop the row's keys.
     writesOutcomeRow: queueItemProblem(item) === undefined,
-    counts: { ...details.counts, sessionEnded: state },
+    counts: { ...details.counts, sessionEnded: state, ...(partial ? { partial: true as const } : {}) },
     ...(details.warning !== undefined ? { warning: details.warning } : {}),
   };
 }
@@ -365,6 +537,7 @@ export function normalizeCounters(item: QueueItem): QueueItem {
     attempts: count(item.attempts),
     pollCount: count(item.pollCount),
     successCount: count(item.successCount),
+    emptyCount: count(item.emptyCount),
     startTimeMs: count(item.startTimeMs),
     deadlineMs: count(item.deadlineMs),
   };

@@ -4,21 +4,24 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { flattenVisitState } from '../capture/flatten';
 import { buildOutcomeRow } from '../capture/outcome-row';
 import { systemClock, type Clock } from '../clock';
-import { RequestCancelledError } from '../errors';
+import { BaseUriResolutionError, CredentialsError, RequestCancelledError } from '../errors';
 import { InvalidIdError } from '../ids';
 import type { VisitStateSource } from '../liveperson/client';
 import type { FetchOutcome } from '../liveperson/outcome';
 import { idRef, type Log } from '../log';
 import { FETCH_OUTCOMES, type FetchOutcomeMetric } from '../metrics';
 import type { AckUpdate, Queue, QueueItem } from '../queue/model';
-import type { CaptureStore, StoredRow } from '../store/capture-store';
+import type { CaptureStore, StoredRow, WriteStats } from '../store/capture-store';
 import { parseDigests, rowDigest, serializeDigestsCapped } from './digests';
 import {
+  badRequest33Fault,
   decide,
   normalizeCounters,
+  storedCompletely,
   type ActiveAck,
   type Decision,
   type DecisionRules,
+  type End,
   type FinalState,
   type Observation,
   type StoreAnswer,
@@ -53,6 +56,10 @@ export interface PollerOptions {
   safetyMarginMs?: number;
   /** How much of a malformed or unexpected body the queue item keeps. @default 2048 */
   badBodyBytes?: number;
+  /** The poller's schedule period (EventBridge rate): retries are timed for the next tick. @default 60000 */
+  schedulePeriodMs?: number;
+  /** LivePerson's per-request timeout (the client's): retries allow for one. @default 10000 */
+  requestTimeoutMs?: number;
 }
 
 export interface TickOptions {
@@ -70,7 +77,11 @@ export interface TickSummary {
   tickId: string;
   startedAtMs: number;
   finishedAtMs: number;
-  /** done: no due item left; budget: time ran out; configuration_fault: 401/10 or 404/6, the run failed. */
+  /**
+   * done: no due item left (or the due index could not be read further: see itemErrors); budget: time ran
+   * out; configuration_fault: 401/10, 404/6, 400/33 from 3+ sessions, an unknown account at the Domain API or
+   * an unreadable secret: the run failed.
+   */
   stoppedBy: 'done' | 'budget' | 'configuration_fault';
   configurationFault?: string;
   fetches: Record<FetchOutcomeMetric, number>;
@@ -78,16 +89,32 @@ export interface TickSummary {
   expiredBeforeCapture: number;
   expiredAfterCapture: number;
   sessions: Record<FinalState, number>;
+  /** CAPTURED sessions whose last successful answer was not stored completely (`complete: false`). */
+  sessionsPartial: number;
   rowsWritten: number;
+  /** Rows changed in any way to fit DynamoDB's item limits (see rowsFitted). */
   rowsTruncated: number;
+  /** Rows made to fit by the overflow rule: stored completely, their marker says what was cut. */
+  rowsFitted: number;
+  /** Rows DynamoDB refused even after fitting: their session's capture is partial. */
+  rowsRejected: number;
+  /** Rows left unwritten (the tick's deadline passed, retries ran out): their session's capture is partial. */
+  rowsUnwritten: number;
   batchCalls: number;
   itemsClaimed: number;
   /** Claims lost to another poller (or to an item polled since this tick started). */
   claimConflicts: number;
   /** Due items not handled this tick: budget ran out, or handed back on a fault. */
   itemsDeferred: number;
-  /** Items whose poll failed on our side (storage) and were handed back for a later tick. */
+  /**
+   * Polls that failed on our side (a claim, due-index query, write or ack error; the Domain API unavailable),
+   * the item handed back with backoff for a later tick.
+   */
   itemErrors: number;
+  /** Polls that could not look up the base URI (Domain API unavailable); also in itemErrors. */
+  domainApiFailures: number;
+  /** Distinct sessions that answered 400/33 in this tick (3 or more stop it as a configuration fault). */
+  badRequest33Sessions: number;
   /** Leases lost before the ack (a slow poll); the rows were written, the next owner redoes the rest. */
   leasesLost: number;
   unknownEventTypes: number;
@@ -105,19 +132,60 @@ function emptySummary(tickId: string, startedAtMs: number): TickSummary {
     expiredBeforeCapture: 0,
     expiredAfterCapture: 0,
     sessions: { CAPTURED: 0, LOST: 0, INVALID: 0, FAILED: 0 },
+    sessionsPartial: 0,
     rowsWritten: 0,
     rowsTruncated: 0,
+    rowsFitted: 0,
+    rowsRejected: 0,
+    rowsUnwritten: 0,
     batchCalls: 0,
     itemsClaimed: 0,
     claimConflicts: 0,
     itemsDeferred: 0,
     itemErrors: 0,
+    domainApiFailures: 0,
+    badRequest33Sessions: 0,
     leasesLost: 0,
     unknownEventTypes: 0,
   };
 }
 
 class TickStopped extends Error {}
+
+/**
+ * A tick failed in a way it could not contain (a defect, not a fault of storage or LivePerson: those are
+ * counted and the tick goes on). Carries the summary so far, so the caller still publishes its metrics.
+ */
+export class TickFailedError extends Error {
+  constructor(
+    readonly summary: TickSummary,
+    options: { cause: unknown },
+  ) {
+    super('tick failed', options);
+    this.name = 'TickFailedError';
+  }
+}
+
+/**
+ * Runs one tick and publishes its summary whatever happens (`finally`): a tick that throws still publishes
+ * what it counted, and the error is rethrown for the caller (the Lambda's invocation fails).
+ */
+export async function tickAndPublish(
+  poller: Pick<Poller, 'tick'>,
+  tickOptions: TickOptions,
+  publish: (summary: TickSummary) => void,
+): Promise<TickSummary> {
+  let summary: TickSummary | undefined;
+  try {
+    summary = await poller.tick(tickOptions);
+    return summary;
+  } catch (error) {
+    if (error instanceof TickFailedError) summary = error.summary;
+    throw error;
+  } finally {
+    if (summary !== undefined) publish(summary);
+  }
+}
 
 /** A claimed item reached a fetch slot after the tick's budget for starting fetches ended. */
 class BudgetSpent extends Error {}
@@ -147,7 +215,12 @@ export class Poller {
     this.random = deps.random ?? Math.random;
     this.pageSize = options.pageSize ?? 100;
     this.safetyMarginMs = options.safetyMarginMs ?? 15_000;
-    this.rules = { policy: options.policy, badBodyBytes: options.badBodyBytes ?? 2048 };
+    this.rules = {
+      policy: options.policy,
+      badBodyBytes: options.badBodyBytes ?? 2048,
+      schedulePeriodMs: options.schedulePeriodMs ?? 60_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    };
   }
 
   async tick(tickOptions: TickOptions): Promise<TickSummary> {
@@ -155,8 +228,9 @@ export class Poller {
     const { accountId } = this.options;
     const tickId = randomUUID();
     const tickStartMs = clock.nowMs();
-    const claimUntilWallMs =
-      this.wallClock.nowMs() + tickOptions.budgetMs - (tickOptions.safetyMarginMs ?? this.safetyMarginMs);
+    // Row writes share the tick's budget: a BatchWrite retry loop must not outlive the invocation.
+    const budgetEndWallMs = this.wallClock.nowMs() + tickOptions.budgetMs;
+    const claimUntilWallMs = budgetEndWallMs - (tickOptions.safetyMarginMs ?? this.safetyMarginMs);
     const force = tickOptions.force ?? false;
     const summary = emptySummary(tickId, tickStartMs);
     // `concurrency` bounds fetches (LivePerson's load). An item also spends time in DynamoDB calls (claim before
@@ -181,6 +255,9 @@ export class Poller {
       rateLimiter,
       fetchLimit,
       claimUntilWallMs,
+      budgetEndWallMs,
+      badRequest33Sessions: new Set(),
+      held: [],
       refreshCredentialsOnce: () => {
         credentialsRefresh ??= this.deps.source.refreshCredentials();
         return credentialsRefresh;
@@ -198,31 +275,42 @@ export class Poller {
 
     log.info('tick started', { tickId, force, budgetMs: tickOptions.budgetMs });
     try {
-      for await (const page of queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force })) {
-        if (stop.signal.aborted) break;
-        for (const item of page) {
-          // Only items due for a fetch: one due at its deadline is only waiting to be closed, not late.
-          const toDeadline = item.deadlineMs - tickStartMs;
-          const dueForFetch = (item.nextPollAtMs ?? 0) < item.deadlineMs;
-          if (
-            dueForFetch &&
-            (summary.minTimeToDeadlineMs === undefined || toDeadline < summary.minTimeToDeadlineMs)
-          ) {
-            summary.minTimeToDeadlineMs = toDeadline;
+      try {
+        for await (const page of queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force })) {
+          if (stop.signal.aborted) break;
+          for (const item of page) {
+            // Only items due for a fetch: one due at its deadline is only waiting to be closed, not late.
+            const toDeadline = item.deadlineMs - tickStartMs;
+            const dueForFetch = (item.nextPollAtMs ?? 0) < item.deadlineMs;
+            if (
+              dueForFetch &&
+              (summary.minTimeToDeadlineMs === undefined || toDeadline < summary.minTimeToDeadlineMs)
+            ) {
+              summary.minTimeToDeadlineMs = toDeadline;
+            }
+            if (this.wallClock.nowMs() >= claimUntilWallMs) {
+              countDeferred(summary, 'budget');
+              continue;
+            }
+            const task = limit(() => this.handle(item, context)).finally(() => inFlight.delete(task));
+            inFlight.add(task);
           }
-          if (this.wallClock.nowMs() >= claimUntilWallMs) {
-            countDeferred(summary, 'budget');
-            continue;
+          // Keep the limiter fed, but read the next page only when this one is mostly under way.
+          while (limit.pendingCount > this.options.concurrency && !stop.signal.aborted) {
+            await Promise.race(inFlight);
           }
-          const task = limit(() => this.handle(item, context)).finally(() => inFlight.delete(task));
-          inFlight.add(task);
         }
-        // Keep the limiter fed, but read the next page only when this one is mostly under way.
-        while (limit.pendingCount > this.options.concurrency && !stop.signal.aborted) {
-          await Promise.race(inFlight);
-        }
+      } catch (error) {
+        // The due index could not be read further (after the SDK's retries): the tick finishes what it claimed;
+        // the items not reached stay due for the next tick.
+        summary.itemErrors++;
+        log.error('due-index query failed; the tick ends its claiming with what it has', { tickId, error });
       }
+      // handle() contains every failure of its item: these never reject.
       await Promise.all(inFlight);
+      await this.settleHeld(context);
+    } catch (error) {
+      throw new TickFailedError(summary, { cause: error });
     } finally {
       summary.finishedAtMs = clock.nowMs();
       await queue.saveTickSummary(accountId, summary).catch((error: unknown) => {
@@ -233,6 +321,28 @@ export class Poller {
     return summary;
   }
 
+  /**
+   * The tick's 400/33 items, once its other work is done: left as they were when the tick stopped (3+ distinct
+   * sessions answered 400/33, or another configuration fault), ended INVALID otherwise.
+   */
+  private async settleHeld(ctx: ItemContext): Promise<void> {
+    const { summary, held } = ctx;
+    await Promise.all(
+      held.map(async ({ item, end }) => {
+        if (ctx.stop.signal.aborted) {
+          await this.releaseQuietly(item, ctx);
+          countDeferred(summary, 'tick_stopped');
+          return;
+        }
+        try {
+          await this.endSession(item, end, ctx);
+        } catch (error) {
+          await this.handBackAfterOurError(item, ctx, error);
+        }
+      }),
+    );
+  }
+
   private async handle(item: QueueItem, ctx: ItemContext): Promise<void> {
     const { summary } = ctx;
     if (ctx.stop.signal.aborted) return;
@@ -241,13 +351,25 @@ export class Poller {
       return;
     }
     const nowMs = this.deps.clock.nowMs();
-    const claimed = await this.deps.queue.claim(item, {
-      owner: ctx.tickId,
-      nowMs,
-      tickStartMs: ctx.tickStartMs,
-      leaseUntilMs: nowMs + this.options.leaseMs,
-      force: ctx.force,
-    });
+    let claimed: QueueItem | undefined;
+    try {
+      claimed = await this.deps.queue.claim(item, {
+        owner: ctx.tickId,
+        nowMs,
+        tickStartMs: ctx.tickStartMs,
+        leaseUntilMs: nowMs + this.options.leaseMs,
+        force: ctx.force,
+      });
+    } catch (error) {
+      // Not known to be ours: if the claim did land, the item is due again when its lease ends.
+      summary.itemErrors++;
+      this.deps.log.error('claim failed on our side; the item is left to its lease', {
+        tickId: ctx.tickId,
+        session: idRef(item.sid),
+        error,
+      });
+      return;
+    }
     if (!claimed) {
       summary.claimConflicts++;
       return;
@@ -256,23 +378,54 @@ export class Poller {
     try {
       await this.poll(claimed, ctx);
     } catch (error) {
-      // Leave the item as it was: its lease goes, it is due again at its previous time.
-      await this.deps.queue.release(claimed, ctx.tickId).catch(() => undefined);
       if (error instanceof BudgetSpent) {
+        // Leave the item as it was: its lease goes, it is due again at its previous time.
+        await this.releaseQuietly(claimed, ctx);
         countDeferred(summary, 'budget');
         return;
       }
       if (error instanceof RequestCancelledError || ctx.stop.signal.aborted) {
+        await this.releaseQuietly(claimed, ctx);
         countDeferred(summary, 'tick_stopped');
         return;
       }
-      summary.itemErrors++;
-      this.deps.log.error('poll failed on our side; item handed back', {
-        tickId: ctx.tickId,
-        session: idRef(claimed.sid),
-        error,
-      });
+      await this.handBackAfterOurError(claimed, ctx, error);
     }
+  }
+
+  /**
+   * A storage call of this poll failed (after the SDK's retries): counted in itemErrors, and the item handed
+   * back with a jittered backoff (its answers so far stand). Should the hand-back fail too, the lease runs out
+   * and the item is due again then.
+   */
+  private async handBackAfterOurError(claimed: QueueItem, ctx: ItemContext, error: unknown): Promise<void> {
+    const decision = decide(
+      claimed,
+      { kind: 'storage_failed' },
+      this.deps.clock.nowMs(),
+      this.rules,
+      this.random,
+    );
+    countDecided(ctx.summary, decision.counts);
+    this.deps.log.error('poll failed on our side; item handed back with backoff', {
+      tickId: ctx.tickId,
+      session: idRef(claimed.sid),
+      error,
+    });
+    try {
+      if (decision.kind === 'retry_later') {
+        // False when the lease is gone (an ack that landed before failing, or a slow poll): nothing to hand back.
+        await this.deps.queue.ack(normalizeCounters(claimed), ctx.tickId, decision.ack);
+        return;
+      }
+    } catch {
+      // Fall through: at least take the lease off.
+    }
+    await this.releaseQuietly(claimed, ctx);
+  }
+
+  private async releaseQuietly(item: QueueItem, ctx: ItemContext): Promise<void> {
+    await this.deps.queue.release(item, ctx.tickId).catch(() => undefined);
   }
 
   /** One claimed item: fetch → decide → store → ack (handle claimed it). */
@@ -291,16 +444,16 @@ export class Poller {
     // Inline rather than in a function of its own: a 404/6 or a persisting 401/10 must stop the tick before
     // the next queued fetch takes the freed fetch slot (an extra async layer would let that fetch start).
     while (decision.kind === 'fetch' || decision.kind === 'refetch_after_credential_refresh') {
-      if (decision.kind === 'refetch_after_credential_refresh') {
-        await ctx.refreshCredentialsOnce();
-        afterCredentialRefresh = true;
-      }
       let observation: Observation;
       try {
+        if (decision.kind === 'refetch_after_credential_refresh') {
+          countDecided(ctx.summary, decision.counts);
+          await ctx.refreshCredentialsOnce();
+          afterCredentialRefresh = true;
+        }
         observation = { kind: 'fetched', outcome: await this.fetch(item, ctx), afterCredentialRefresh };
       } catch (error) {
-        if (!(error instanceof InvalidIdError)) throw error;
-        observation = { kind: 'invalid_id', message: error.message };
+        observation = lookupObservation(error);
       }
       decision = decide(claimed, observation, this.deps.clock.nowMs(), this.rules, this.random);
     }
@@ -313,6 +466,18 @@ export class Poller {
       case 'stop_tick':
         ctx.fault(decision.fault);
         throw new RequestCancelledError('tick stopped');
+      case 'hold_until_tick_ends': {
+        ctx.badRequest33Sessions.add(`${item.visitorId}\u0000${item.sid}`);
+        ctx.summary.badRequest33Sessions = ctx.badRequest33Sessions.size;
+        const fault = badRequest33Fault(ctx.badRequest33Sessions.size);
+        if (fault !== undefined) {
+          ctx.fault(fault);
+          throw new RequestCancelledError('tick stopped');
+        }
+        // Still claimed (its lease outlasts the tick): settleHeld ends it, or leaves it as it was.
+        ctx.held.push({ item, end: decision.end });
+        return;
+      }
       case 'store_answer':
         acked = await this.ack(item, ctx, await this.storeAnswer(item, decision, ctx));
         break;
@@ -320,12 +485,16 @@ export class Poller {
         acked = await this.ack(item, ctx, decision.ack);
         break;
       case 'end':
-        // The outcome row first, so a crash in between only repeats it.
-        if (decision.writesOutcomeRow) await this.storeOutcomeRow(item, decision.ack, ctx);
-        acked = await this.ack(item, ctx, decision.ack);
-        break;
+        await this.endSession(item, decision, ctx);
+        return;
     }
     if (acked) countAcked(ctx.summary, decision.counts);
+  }
+
+  /** Ends a session: its outcome row first (so a crash in between only repeats it), then the final ack. */
+  private async endSession(item: QueueItem, end: End, ctx: ItemContext): Promise<void> {
+    if (end.writesOutcomeRow) await this.storeOutcomeRow(item, end.ack, ctx);
+    if (await this.ack(item, ctx, end.ack)) countAcked(ctx.summary, end.counts);
   }
 
   private fetch(item: QueueItem, ctx: ItemContext): Promise<FetchOutcome> {
@@ -340,14 +509,33 @@ export class Poller {
     });
   }
 
-  /** Writes the answer's new or changed rows; returns the ack, completed from what was stored. */
+  /**
+   * Writes the answer's new or changed rows; returns the ack, completed from what was stored. When not every
+   * row was stored (rejected, unwritten, or the flatten failed), the item goes on as usual with
+   * `complete: false`, and none of this answer's new rows counts as stored: the next poll writes them again.
+   */
   private async storeAnswer(item: QueueItem, decision: StoreAnswer, ctx: ItemContext): Promise<ActiveAck> {
-    const flat = flattenVisitState({
-      accountId: item.accountId,
-      visitorId: item.visitorId,
-      sid: item.sid,
-      state: decision.answer,
-    });
+    let flat: ReturnType<typeof flattenVisitState>;
+    try {
+      flat = flattenVisitState({
+        accountId: item.accountId,
+        visitorId: item.visitorId,
+        sid: item.sid,
+        state: decision.answer,
+      });
+    } catch (error) {
+      // The answer is kept by nobody: the capture is partial until a later answer flattens.
+      this.deps.log.warn('answer could not be flattened; the capture is partial', {
+        tickId: ctx.tickId,
+        session: idRef(item.sid),
+        error: error instanceof Error ? error.name : typeof error,
+      });
+      return {
+        ...decision.ack,
+        nextPollAtMs: decision.nextPollAtMs.withoutNewEvents,
+        complete: storedCompletely(undefined),
+      };
+    }
     const stored = parseDigests(item.rowDigests);
     const digests = new Set<string>();
     const changed: StoredRow[] = [];
@@ -360,33 +548,49 @@ export class Poller {
       storedRow.capturedAtMs = decision.capturedAtMs;
       changed.push(storedRow);
     }
-    const stats = await this.deps.store.putRows(changed);
-    ctx.summary.rowsWritten += stats.rowsWritten;
-    ctx.summary.rowsTruncated += stats.rowsTruncated;
-    ctx.summary.batchCalls += stats.batchCalls;
+    const stats = await this.deps.store.putRows(changed, { deadlineMs: ctx.budgetEndWallMs });
+    addWriteStats(ctx.summary, stats);
     ctx.summary.unknownEventTypes += flat.unknownEventTypes.reduce(
       (n, t) => n + (flat.eventsByType[t] ?? 0),
       0,
     );
+    const complete = storedCompletely(stats);
+    if (!complete) {
+      this.deps.log.warn('answer stored partially; the next poll writes its rows again', {
+        tickId: ctx.tickId,
+        session: idRef(item.sid),
+        rows: changed.length,
+        rowsRejected: stats.rowsRejected,
+        rowsUnwritten: stats.rowsUnwritten,
+      });
+    }
     // "Changed" for scheduling means new events: the visitor is active. A page row updated only because the
     // current page's timeOnPage grew is stored, but is not activity.
     const newEvents = flat.counts.event !== (item.eventsSeen ?? 0);
-    // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed).
-    for (const digest of stored) digests.add(digest);
+    // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed). Which rows of
+    // a partial store failed is not known: only the digests stored before count then.
+    const kept = complete ? digests : new Set<string>();
+    for (const digest of stored) kept.add(digest);
     return {
       ...decision.ack,
       nextPollAtMs: newEvents ? decision.nextPollAtMs.afterNewEvents : decision.nextPollAtMs.withoutNewEvents,
-      rowDigests: serializeDigestsCapped(digests),
-      rowsStored: digests.size,
+      complete,
+      rowDigests: serializeDigestsCapped(kept),
+      rowsStored: kept.size,
       eventsSeen: flat.counts.event,
     };
   }
 
-  /** An ended session's outcome row. */
+  /**
+   * An ended session's outcome row. Throws when it was not stored (the store's deadline passed): the end is
+   * then not acked, and the item is handed back to be ended again.
+   */
   private async storeOutcomeRow(item: QueueItem, end: TerminalAck, ctx: ItemContext): Promise<void> {
-    const stats = await this.deps.store.putRows([buildOutcomeRow(item, end)]);
-    ctx.summary.rowsWritten += stats.rowsWritten;
-    ctx.summary.batchCalls += stats.batchCalls;
+    const stats = await this.deps.store.putRows([buildOutcomeRow(item, end)], {
+      deadlineMs: ctx.budgetEndWallMs,
+    });
+    addWriteStats(ctx.summary, stats);
+    if (!storedCompletely(stats)) throw new Error('outcome row not stored');
   }
 
   private async ack(item: QueueItem, ctx: ItemContext, update: AckUpdate): Promise<boolean> {
@@ -413,8 +617,33 @@ interface ItemContext {
   fetchLimit: LimitFunction;
   /** Past this wall time, no item is claimed and no claimed item starts a fetch. */
   claimUntilWallMs: number;
+  /** The tick's budget end, wall clock: row writes stop retrying then. */
+  budgetEndWallMs: number;
+  /** Sessions (visitor and sid) that answered 400/33 in this tick. */
+  badRequest33Sessions: Set<string>;
+  /** Items that answered 400/33, claimed and not acked until the tick's other work is done. */
+  held: Array<{ item: QueueItem; end: End }>;
   refreshCredentialsOnce(): Promise<void>;
   fault(reason: string): void;
+}
+
+/**
+ * What a failure to fetch says: ids refused by the client, or a base URI or credentials that could not be had
+ * (nothing sent). Anything else is rethrown: a storage or programming error, handled by handle().
+ */
+function lookupObservation(error: unknown): Observation {
+  if (error instanceof InvalidIdError) return { kind: 'invalid_id', message: error.message };
+  if (error instanceof CredentialsError) {
+    return {
+      kind: 'lookup_failed',
+      fault: 'configuration',
+      problem: `LivePerson credentials unusable: ${error.message}`,
+    };
+  }
+  if (error instanceof BaseUriResolutionError) {
+    return { kind: 'lookup_failed', fault: error.fault, problem: `LivePerson base URI: ${error.message}` };
+  }
+  throw error;
 }
 
 /**
@@ -426,13 +655,28 @@ function countDeferred(summary: TickSummary, cause: 'budget' | 'tick_stopped'): 
   if (cause === 'budget' && summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
 }
 
+function addWriteStats(summary: TickSummary, stats: WriteStats): void {
+  summary.rowsWritten += stats.rowsWritten;
+  summary.rowsTruncated += stats.rowsTruncated;
+  summary.rowsFitted += stats.rowsFitted;
+  summary.rowsRejected += stats.rowsRejected;
+  summary.rowsUnwritten += stats.rowsUnwritten;
+  summary.batchCalls += stats.batchCalls;
+}
+
 /** A decision's counters, as soon as it is made (a later failure to store or ack does not take them back). */
 function countDecided(summary: TickSummary, counts: TickCounts): void {
   if (counts.fetch !== undefined) summary.fetches[counts.fetch]++;
-  if (counts.expired !== undefined) summary[counts.expired]++;
+  if (counts.itemError) summary.itemErrors++;
+  if (counts.domainApiFailure) summary.domainApiFailures++;
 }
 
-/** A decision's counters that only count once its ack has landed. */
+/**
+ * A decision's counters that only count once its ack has landed: a lost lease lets the next owner count them,
+ * so no session is counted twice (and the lost share stays within 1).
+ */
 function countAcked(summary: TickSummary, counts: TickCounts): void {
   if (counts.sessionEnded !== undefined) summary.sessions[counts.sessionEnded]++;
+  if (counts.expired !== undefined) summary[counts.expired]++;
+  if (counts.partial) summary.sessionsPartial++;
 }

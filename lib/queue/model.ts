@@ -26,6 +26,14 @@ export interface QueueItem {
   attempts: number;
   pollCount: number;
   successCount: number;
+  /** 200 answers without any app session (never a success); absent means none. */
+  emptyCount?: number;
+  /**
+   * False while the last successful answer's rows were not all stored (rejected, unwritten, or the flatten
+   * failed); a later complete store sets it back. Absent means true. A CAPTURED end keeps it: a partial capture
+   * ends CAPTURED with `complete: false` and a reason starting `partial:`.
+   */
+  complete?: boolean;
   lastOutcome?: string;
   lastPolledAtMs?: number;
   lastCapturedAtMs?: number;
@@ -136,6 +144,8 @@ export type AckUpdate = Pick<
   | 'attempts'
   | 'pollCount'
   | 'successCount'
+  | 'emptyCount'
+  | 'complete'
   | 'lastCapturedAtMs'
   | 'reason'
   | 'endedAtMs'

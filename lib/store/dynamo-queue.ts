@@ -225,6 +225,8 @@ export class DynamoQueue implements Queue {
       'lastBadBody',
       'rowsStored',
       'eventsSeen',
+      'emptyCount',
+      'complete',
     ] as const) {
       if (update[key] !== undefined) set[key] = update[key];
     }

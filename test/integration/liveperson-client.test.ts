@@ -1,6 +1,9 @@
 import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { flattenVisitState } from '../../lib/capture/flatten';
 import { HOUR_MS } from '../../lib/clock';
 import { BaseUriResolutionError, RequestCancelledError } from '../../lib/errors';
 import { InvalidIdError } from '../../lib/ids';
@@ -8,6 +11,7 @@ import { DomainApiBaseUrl, FixedBaseUrl } from '../../lib/liveperson/base-url';
 import { VisitInformationClient } from '../../lib/liveperson/client';
 import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
 import { createAgents } from '../../lib/liveperson/http';
+import type { AppSession, VisitState } from '../../lib/liveperson/types';
 import { NO_FAULTS } from '../../lib/simulator/server';
 import { startSimulator, TEST_ACCOUNT, type SimulatorFixture } from '../support/simulator';
 
@@ -210,7 +214,11 @@ describe('VisitInformationClient classification of what the spec does not cover'
     ['a 503', 503, 'text/plain', 'busy', 'retryable'],
     ['a 500', 500, 'application/json', '{}', 'server_error_500'],
     ['a 200 that is not JSON', 200, 'text/html', '<html>', 'malformed'],
-    ['a 200 without appSessions', 200, 'application/json', '{"id":"x"}', 'malformed'],
+    ['a 200 holding only an id (no app session)', 200, 'application/json', '{"id":"x"}', 'empty'],
+    ['a 200 that is an empty object', 200, 'application/json', '{}', 'empty'],
+    ['a 200 whose appSessions is null', 200, 'application/json', '{"appSessions":null}', 'empty'],
+    ['a 200 of unknown fields only', 200, 'application/json', '{"time":1}', 'malformed'],
+    ['a 200 whose appSessions is an object', 200, 'application/json', '{"appSessions":{}}', 'malformed'],
     [
       'a 200 whose events is not an array',
       200,
@@ -218,11 +226,62 @@ describe('VisitInformationClient classification of what the spec does not cover'
       '{"appSessions":[{"events":{}}]}',
       'malformed',
     ],
-    ['a 200 with an empty appSessions (valid, empty)', 200, 'application/json', '{"appSessions":[]}', 'ok'],
+    ['a 200 with an empty appSessions', 200, 'application/json', '{"id":"x","appSessions":[]}', 'empty'],
+    ['a 200 in the flat shape', 200, 'application/json', '{"id":"x","pages":[],"events":[]}', 'ok'],
+    [
+      'a 200 in the flat shape with an empty appSessions',
+      200,
+      'application/json',
+      '{"appSessions":[],"userAgent":"u"}',
+      'ok',
+    ],
+    [
+      'a 200 in the flat shape whose events is not an array',
+      200,
+      'application/json',
+      '{"id":"x","events":{}}',
+      'malformed',
+    ],
     ['a 404/12 whose code is a string', 404, 'application/json', '{"internalCode":"12"}', 'expired_12'],
   ])('%s → %s', async (_name, status, type, body, kind) => {
     reply = (res) => res.writeHead(status, { 'content-type': type }).end(body);
     expect((await client.fetchState('visitor1', 'sid1')).kind).toBe(kind);
+  });
+
+  it('counts the size of an empty answer and keeps no body', async () => {
+    reply = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"appSessions":[]}');
+    expect(await client.fetchState('visitor1', 'sid1')).toStrictEqual({
+      kind: 'empty',
+      httpStatus: 200,
+      bodyBytes: 18,
+    });
+  });
+
+  it('reads the flat shape (fields at the top level) as one app session: the same rows as the nested form', async () => {
+    const nested = JSON.parse(
+      readFileSync(join(__dirname, '..', 'fixtures', 'example-state.json'), 'utf8'),
+    ) as VisitState;
+    const appSession = nested.appSessions[0] as AppSession;
+    expect(nested.id).toBe(appSession.id);
+    const rowsOf = async (body: unknown) => {
+      reply = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const outcome = await client.fetchState('visitor1', 'sid1');
+      if (outcome.kind !== 'ok') throw new Error(`expected ok, got ${outcome.kind}`);
+      return {
+        state: outcome.state,
+        rows: flattenVisitState({
+          accountId: TEST_ACCOUNT,
+          visitorId: 'visitor1',
+          sid: 'sid1',
+          state: outcome.state,
+        }).rows,
+      };
+    };
+    const fromNested = await rowsOf(nested);
+    const fromFlat = await rowsOf(appSession);
+    expect(fromFlat.state).toEqual(fromNested.state);
+    expect(fromNested.rows.length).toBeGreaterThan(3);
+    expect(fromFlat.rows).toEqual(fromNested.rows);
   });
 
   it('reads Retry-After as seconds or an HTTP date', async () => {

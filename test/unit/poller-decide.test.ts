@@ -4,7 +4,9 @@ import type { VisitState } from '../../lib/liveperson/types';
 import { idRef } from '../../lib/log';
 import type { FetchOutcomeMetric } from '../../lib/metrics';
 import {
+  badRequest33Fault,
   decide,
+  storedCompletely,
   type Decision,
   type DecisionRules,
   type End,
@@ -25,11 +27,18 @@ import type { QueueItem } from '../../lib/queue/model';
  *
  * Schedule arithmetic (defaultPollPolicy(600), random() = 0.25, so jitter ×0.9):
  *   re-poll 600 000 ms, 200 000 ms after new events; final window 180 000 ms before the deadline;
- *   backoff by attempt 1..8: 4 500, 9 000, 13 500, 27 000, 54 000, 108 000, 216 000, 270 000 (capped).
+ *   backoff by attempt 1..8: 4 500, 9 000, 13 500, 27 000, 54 000, 108 000, 216 000, 270 000 (capped);
+ *   Retry-After capped at 120 000; no retry later than the deadline − 70 000 (schedule period 60 000 + request
+ *   timeout 10 000), or now when that has passed.
  */
 
 const NOW = 1_800_000_000_000;
-const RULES: DecisionRules = { policy: defaultPollPolicy(600), badBodyBytes: 8 };
+const RULES: DecisionRules = {
+  policy: defaultPollPolicy(600),
+  badBodyBytes: 8,
+  schedulePeriodMs: 60_000,
+  requestTimeoutMs: 10_000,
+};
 const RANDOM = 0.25;
 const ANSWER: VisitState = { id: 'visit-1', appSessions: [] };
 const SESSION = idRef('s1');
@@ -83,6 +92,23 @@ const FAILING_AFTER_CAPTURE = item({
   lastOutcome: '500',
 });
 const AT_DEADLINE_CAPTURED = item({ deadlineMs: NOW, pollCount: 5, successCount: 2, lastOutcome: '200' });
+/** The last successful answer's rows were not all stored (rejected, unwritten, or the flatten failed). */
+const PARTIAL_AFTER_SUCCESS = { ...AFTER_SUCCESS, complete: false };
+const PARTIAL_AT_DEADLINE = { ...AT_DEADLINE_CAPTURED, complete: false };
+/** LivePerson answered, but never with an app session. */
+const ONLY_EMPTY = item({
+  deadlineMs: NOW + 5 * HOUR_MS,
+  pollCount: 3,
+  emptyCount: 3,
+  lastOutcome: '200/empty',
+});
+const ONLY_EMPTY_PAST_DEADLINE = item({
+  deadlineMs: NOW - 60_000,
+  pollCount: 4,
+  attempts: 1,
+  emptyCount: 3,
+  lastOutcome: '500',
+});
 const PAST_DEADLINE_NEVER_CAPTURED = item({
   deadlineMs: NOW - 60_000,
   pollCount: 3,
@@ -103,12 +129,24 @@ const NO_COUNTERS_PAST_DEADLINE = { ...NO_COUNTERS, deadlineMs: NOW - 1 } as Que
 // Observations.
 const CLAIMED: Observation = { kind: 'claimed' };
 const INVALID_ID: Observation = { kind: 'invalid_id', message: 'sid is too long' };
+const LOOKUP_CONFIGURATION: Observation = {
+  kind: 'lookup_failed',
+  fault: 'configuration',
+  problem: 'Domain API: account unknown',
+};
+const LOOKUP_UNAVAILABLE: Observation = {
+  kind: 'lookup_failed',
+  fault: 'unavailable',
+  problem: 'Domain API: 503',
+};
+const STORAGE_FAILED: Observation = { kind: 'storage_failed' };
 const fetched = (outcome: FetchOutcome, afterCredentialRefresh = false): Observation => ({
   kind: 'fetched',
   outcome,
   afterCredentialRefresh,
 });
 const OK = fetched({ kind: 'ok', httpStatus: 200, state: ANSWER, bodyBytes: 1234 });
+const EMPTY = fetched({ kind: 'empty', httpStatus: 200, bodyBytes: 17 });
 const BAD_REQUEST_33 = fetched({ kind: 'bad_request_33', httpStatus: 400 });
 const UNAUTHORIZED_10 = fetched({ kind: 'unauthorized_10', httpStatus: 401 });
 const UNAUTHORIZED_10_AGAIN = fetched({ kind: 'unauthorized_10', httpStatus: 401 }, true);
@@ -166,11 +204,11 @@ const unexpectedWarning = (outcome: string): Warning => ({
 
 // Expected decisions. Each spells out every field; nothing is computed from the situation.
 const FETCH: Decision = { kind: 'fetch' };
-const REFETCH: Decision = { kind: 'refetch_after_credential_refresh' };
-const stopTick = (fault: string, fetch: FetchOutcomeMetric): Decision => ({
+const REFETCH: Decision = { kind: 'refetch_after_credential_refresh', counts: { fetch: 'unauthorized_10' } };
+const stopTick = (fault: string, fetch?: FetchOutcomeMetric): Decision => ({
   kind: 'stop_tick',
   fault,
-  counts: { fetch },
+  counts: fetch !== undefined ? { fetch } : {},
 });
 function storeAnswer(e: {
   next: { afterNewEvents: number; withoutNewEvents: number };
@@ -201,6 +239,7 @@ function retryLater(e: {
   successCount: number;
   lastOutcome: string;
   counts: TickCounts;
+  emptyCount?: number;
   lastBadBody?: string;
   warning?: Warning;
 }): RetryLater {
@@ -212,6 +251,7 @@ function retryLater(e: {
       attempts: e.attempts,
       pollCount: e.pollCount,
       successCount: e.successCount,
+      ...(e.emptyCount !== undefined ? { emptyCount: e.emptyCount } : {}),
       lastOutcome: e.lastOutcome,
       lastPolledAtMs: NOW,
       ...(e.lastBadBody !== undefined ? { lastBadBody: e.lastBadBody } : {}),
@@ -229,6 +269,7 @@ function ends(
     attempts: number;
     successCount: number;
     counts: TickCounts;
+    complete?: false;
     writesOutcomeRow?: false;
     lastBadBody?: string;
     warning?: Warning;
@@ -241,6 +282,7 @@ function ends(
       attempts: e.attempts,
       pollCount: e.pollCount,
       successCount: e.successCount,
+      complete: e.complete ?? true,
       lastOutcome: e.lastOutcome,
       lastPolledAtMs: NOW,
       reason,
@@ -253,8 +295,15 @@ function ends(
   };
 }
 
-type TickEffect = 'go on' | 'refetch after credential refresh' | 'stop tick';
-type RowsWritten = 'none' | 'answer rows' | 'outcome row';
+/** A 400/33: held until the tick ends, then ended INVALID (unless 3+ sessions answered it: see below). */
+const hold = (end: End): Decision => ({
+  kind: 'hold_until_tick_ends',
+  end,
+  counts: { fetch: 'bad_request_33' },
+});
+
+type TickEffect = 'go on' | 'refetch after credential refresh' | 'stop tick' | 'hold until tick ends';
+type RowsWritten = 'none' | 'answer rows' | 'outcome row' | 'outcome row at tick end';
 
 interface Row {
   situation: string;
@@ -286,6 +335,9 @@ function rowsFor(
 const INVALID_33 = 'LivePerson rejected the request (400/33)';
 const INVALID_37 = 'LivePerson does not know this visitor (404/37)';
 const INVALID_39 = 'the sid is not this visitor’s session (404/39)';
+const ENDED_37 = 'session ended (404/37 after a capture: LivePerson no longer knows this visitor)';
+const ENDED_39 = 'session ended (404/39 after a capture: LivePerson no longer matches the sid)';
+const NO_APP_SESSION = 'no app session in any answer';
 const CREDENTIALS = '401/10: credentials rejected';
 const ACCOUNT = '404/6: account unknown to LivePerson';
 const BAD_SID_PROBLEM = 'malformed queue item: sid contains whitespace or control characters';
@@ -297,7 +349,8 @@ const ROWS: Row[] = [
   ...rowsFor('first poll', FIRST_POLL, [
     ['claimed', CLAIMED, 'go on', 'none', FETCH],
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 1, successCount: 1 })],
-    ['400/33', BAD_REQUEST_33, 'go on', 'outcome row', ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 1, attempts: 0, successCount: 0, counts: { fetch: 'bad_request_33', sessionEnded: 'INVALID' } })],
+    ['200 without app sessions', EMPTY, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 600_000, attempts: 0, pollCount: 1, successCount: 0, emptyCount: 1, lastOutcome: '200/empty', counts: { fetch: 'empty' } })],
+    ['400/33', BAD_REQUEST_33, 'hold until tick ends', 'outcome row at tick end', hold(ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 1, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' } }))],
     ['401/10', UNAUTHORIZED_10, 'refetch after credential refresh', 'none', REFETCH],
     ['401/10 after the refresh', UNAUTHORIZED_10_AGAIN, 'stop tick', 'none', stopTick(CREDENTIALS, 'unauthorized_10')],
     ['404/6', INVALID_ACCOUNT_6, 'stop tick', 'none', stopTick(ACCOUNT, 'invalid_account_6')],
@@ -307,21 +360,26 @@ const ROWS: Row[] = [
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 400 s (capped at 120 s)', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 120_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
     ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
     ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
     ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
     ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' } })],
+    ['Domain API: account unknown (configuration)', LOOKUP_CONFIGURATION, 'stop tick', 'none', stopTick('Domain API: account unknown')],
+    ['Domain API unavailable', LOOKUP_UNAVAILABLE, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 0, successCount: 0, lastOutcome: 'domain_api_unavailable', counts: { itemError: true, domainApiFailure: true } })],
+    ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 0, successCount: 0, lastOutcome: 'storage_error', counts: { itemError: true } })],
   ]),
   ...rowsFor('after a success', AFTER_SUCCESS, [
     ['claimed', CLAIMED, 'go on', 'none', FETCH],
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 5, successCount: 3 })],
-    ['400/33', BAD_REQUEST_33, 'go on', 'outcome row', ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'bad_request_33', sessionEnded: 'INVALID' } })],
+    ['200 without app sessions (changes nothing captured)', EMPTY, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 600_000, attempts: 0, pollCount: 5, successCount: 2, emptyCount: 1, lastOutcome: '200/empty', counts: { fetch: 'empty' } })],
+    ['400/33', BAD_REQUEST_33, 'hold until tick ends', 'outcome row at tick end', hold(ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 5, attempts: 0, successCount: 2, counts: { sessionEnded: 'INVALID' } }))],
     ['401/10', UNAUTHORIZED_10, 'refetch after credential refresh', 'none', REFETCH],
     ['401/10 after the refresh', UNAUTHORIZED_10_AGAIN, 'stop tick', 'none', stopTick(CREDENTIALS, 'unauthorized_10')],
     ['404/6', INVALID_ACCOUNT_6, 'stop tick', 'none', stopTick(ACCOUNT, 'invalid_account_6')],
-    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('INVALID', INVALID_37, { lastOutcome: '404/37', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'INVALID' } })],
-    ['404/39', INVALID_SESSION_39, 'go on', 'outcome row', ends('INVALID', INVALID_39, { lastOutcome: '404/39', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'invalid_session_39', sessionEnded: 'INVALID' } })],
+    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('CAPTURED', ENDED_37, { lastOutcome: '404/37', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'CAPTURED' } })],
+    ['404/39', INVALID_SESSION_39, 'go on', 'outcome row', ends('CAPTURED', ENDED_39, { lastOutcome: '404/39', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'invalid_session_39', sessionEnded: 'CAPTURED' } })],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 5, attempts: 0, successCount: 2, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
@@ -330,48 +388,57 @@ const ROWS: Row[] = [
     ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
     ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
     ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 4, attempts: 0, successCount: 2, counts: { sessionEnded: 'INVALID' } })],
+    ['Domain API unavailable', LOOKUP_UNAVAILABLE, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 4, successCount: 2, lastOutcome: 'domain_api_unavailable', counts: { itemError: true, domainApiFailure: true } })],
+    ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 4, successCount: 2, lastOutcome: 'storage_error', counts: { itemError: true } })],
   ]),
-  // The final poll is due at NOW + 120 000: the next poll is pulled into the final window.
+  // The final poll is due at NOW + 120 000: the next poll is pulled into the final window. Retries may land up
+  // to NOW + 230 000 (deadline − 70 000).
   ...rowsFor('before the final window', BEFORE_FINAL_WINDOW, [
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 120_000, withoutNewEvents: NOW + 120_000 }, pollCount: 7, successCount: 4 })],
+    ['200 without app sessions', EMPTY, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 120_000, attempts: 0, pollCount: 7, successCount: 3, emptyCount: 1, lastOutcome: '200/empty', counts: { fetch: 'empty' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 7, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
-    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (429)', { lastOutcome: '429', pollCount: 7, attempts: 1, successCount: 3, counts: { fetch: 'retryable', sessionEnded: 'CAPTURED' } })],
+    ['429, Retry-After 400 s (capped at 120 s)', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 120_000, attempts: 1, pollCount: 7, successCount: 3, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 7, attempts: 0, successCount: 3, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
   ]),
-  // No poll left but the deadline itself; transient failures still retry until a retry would pass it.
+  // No poll left but the deadline itself; a retry that would land after NOW + 50 000 (deadline − 70 000) is
+  // moved there rather than ending the item.
   ...rowsFor('in the final window', IN_FINAL_WINDOW, [
     ['claimed', CLAIMED, 'go on', 'none', FETCH],
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 120_000, withoutNewEvents: NOW + 120_000 }, pollCount: 10, successCount: 4 })],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 10, attempts: 0, successCount: 3, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
-    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
-    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (429)', { lastOutcome: '429', pollCount: 10, attempts: 1, successCount: 3, counts: { fetch: 'retryable', sessionEnded: 'CAPTURED' } })],
+    ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 50_000, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 50_000, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
   ]),
-  // 5 s before the deadline, attempt 2 (backoff 9 000): every retry would land past it.
+  // 5 s before the deadline: the latest retry time (deadline − 70 000) has passed, so every retry is due now
+  // (the next tick); only the deadline ends the item.
   ...rowsFor('near the deadline, never captured', NEAR_DEADLINE_NEVER_CAPTURED, [
     ['claimed', CLAIMED, 'go on', 'none', FETCH],
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 5_000, withoutNewEvents: NOW + 5_000 }, pollCount: 3, successCount: 1 })],
+    ['200 without app sessions', EMPTY, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 5_000, attempts: 0, pollCount: 3, successCount: 0, emptyCount: 1, lastOutcome: '200/empty', counts: { fetch: 'empty' } })],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 3, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
     ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('INVALID', INVALID_37, { lastOutcome: '404/37', pollCount: 3, attempts: 0, successCount: 0, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'INVALID' } })],
-    ['500', SERVER_ERROR_500, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 500)', { lastOutcome: '500', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
-    ['timeout', TIMEOUT, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: timeout)', { lastOutcome: 'timeout', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
-    ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 429)', { lastOutcome: '429', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
-    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 200/malformed)', { lastOutcome: '200/malformed', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'malformed', sessionEnded: 'FAILED' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
-    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 404)', { lastOutcome: '404', pollCount: 3, attempts: 2, successCount: 0, counts: { fetch: 'unexpected', sessionEnded: 'FAILED' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+    ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+    ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 2, successCount: 0, lastOutcome: 'storage_error', counts: { itemError: true } })],
   ]),
-  // Attempt 8: the backoff is at its cap (270 000 with the jitter); a longer Retry-After still wins.
+  // Attempt 8: the backoff is at its cap (270 000 with the jitter), longer than any Retry-After (capped at 120 s).
   ...rowsFor('7 failures, never captured', FAILING_NEVER_CAPTURED, [
     ['claimed', CLAIMED, 'go on', 'none', FETCH],
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 8, successCount: 1 })],
-    ['400/33', BAD_REQUEST_33, 'go on', 'outcome row', ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 8, attempts: 0, successCount: 0, counts: { fetch: 'bad_request_33', sessionEnded: 'INVALID' } })],
+    ['400/33', BAD_REQUEST_33, 'hold until tick ends', 'outcome row at tick end', hold(ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 8, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' } }))],
     ['401/10 after the refresh', UNAUTHORIZED_10_AGAIN, 'stop tick', 'none', stopTick(CREDENTIALS, 'unauthorized_10')],
     ['404/6', INVALID_ACCOUNT_6, 'stop tick', 'none', stopTick(ACCOUNT, 'invalid_account_6')],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 8, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
-    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 400_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
+    ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 7, successCount: 0, lastOutcome: 'storage_error', counts: { itemError: true } })],
   ]),
   // Attempt 5: 60 000 × 0.9.
   ...rowsFor('4 failures after captures', FAILING_AFTER_CAPTURE, [
@@ -396,6 +463,33 @@ const ROWS: Row[] = [
     ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 418/99)', { lastOutcome: '418/99', pollCount: 4, attempts: 4, successCount: 0, counts: { fetch: 'unexpected', sessionEnded: 'FAILED' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
     ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 3, attempts: 3, successCount: 0, counts: { sessionEnded: 'INVALID' } })],
   ]),
+  // Answers without app sessions only: never a success, LOST at the end (a misconfiguration worth a page).
+  ...rowsFor('only empty answers so far', ONLY_EMPTY, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 4, successCount: 1 })],
+    ['200 without app sessions', EMPTY, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 600_000, attempts: 0, pollCount: 4, successCount: 0, emptyCount: 4, lastOutcome: '200/empty', counts: { fetch: 'empty' } })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', NO_APP_SESSION, { lastOutcome: '404/12', pollCount: 4, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
+    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('INVALID', INVALID_37, { lastOutcome: '404/37', pollCount: 4, attempts: 0, successCount: 0, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'INVALID' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 4, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+  ]),
+  ...rowsFor('only empty answers, past the deadline', ONLY_EMPTY_PAST_DEADLINE, [
+    ['claimed', CLAIMED, 'go on', 'outcome row', ends('LOST', NO_APP_SESSION, { lastOutcome: '500', pollCount: 4, attempts: 1, successCount: 0, counts: { sessionEnded: 'LOST' } })],
+    ['500', SERVER_ERROR_500, 'go on', 'outcome row', ends('LOST', NO_APP_SESSION, { lastOutcome: '500', pollCount: 5, attempts: 2, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'LOST' } })],
+  ]),
+  // The last successful answer's rows were not all stored: it goes on as usual; a CAPTURED end says partial.
+  ...rowsFor('partly stored after a success', PARTIAL_AFTER_SUCCESS, [
+    ['claimed', CLAIMED, 'go on', 'none', FETCH],
+    ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW + 200_000, withoutNewEvents: NOW + 600_000 }, pollCount: 5, successCount: 3 })],
+    ['200 without app sessions', EMPTY, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 600_000, attempts: 0, pollCount: 5, successCount: 2, emptyCount: 1, lastOutcome: '200/empty', counts: { fetch: 'empty' } })],
+    ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'partial: session ended (404/12)', { lastOutcome: '404/12', pollCount: 5, attempts: 0, successCount: 2, complete: false, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED', partial: true } })],
+    ['404/37', INVALID_VISITOR_37, 'go on', 'outcome row', ends('CAPTURED', `partial: ${ENDED_37}`, { lastOutcome: '404/37', pollCount: 5, attempts: 0, successCount: 2, complete: false, counts: { fetch: 'invalid_visitor_37', sessionEnded: 'CAPTURED', partial: true } })],
+    ['400/33', BAD_REQUEST_33, 'hold until tick ends', 'outcome row at tick end', hold(ends('INVALID', INVALID_33, { lastOutcome: '400/33', pollCount: 5, attempts: 0, successCount: 2, complete: false, counts: { sessionEnded: 'INVALID' } }))],
+    ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
+  ]),
+  ...rowsFor('partly stored, at the deadline', PARTIAL_AT_DEADLINE, [
+    ['claimed', CLAIMED, 'go on', 'outcome row', ends('CAPTURED', 'partial: deadline passed', { lastOutcome: '200', pollCount: 5, attempts: 0, successCount: 2, complete: false, counts: { sessionEnded: 'CAPTURED', partial: true } })],
+    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('CAPTURED', 'partial: deadline reached after transient failures (200/malformed)', { lastOutcome: '200/malformed', pollCount: 6, attempts: 1, successCount: 2, complete: false, counts: { fetch: 'malformed', sessionEnded: 'CAPTURED', partial: true }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+  ]),
   // Hand-edited items: ended visibly rather than crashing a tick; missing counters count as 0.
   ...rowsFor('a malformed sid', BAD_SID, [
     ['claimed', CLAIMED, 'go on', 'none', ends('INVALID', BAD_SID_PROBLEM, { lastOutcome: 'malformed_item', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' }, writesOutcomeRow: false, warning: { message: 'malformed queue item ended INVALID', fields: { problem: BAD_SID_PROBLEM } } })],
@@ -415,12 +509,15 @@ const ROWS: Row[] = [
 function tickEffect(decision: Decision): TickEffect {
   if (decision.kind === 'refetch_after_credential_refresh') return 'refetch after credential refresh';
   if (decision.kind === 'stop_tick') return 'stop tick';
+  if (decision.kind === 'hold_until_tick_ends') return 'hold until tick ends';
   return 'go on';
 }
 
 function rowsWritten(decision: Decision): RowsWritten {
   if (decision.kind === 'store_answer') return 'answer rows';
   if (decision.kind === 'end' && decision.writesOutcomeRow) return 'outcome row';
+  if (decision.kind === 'hold_until_tick_ends' && decision.end.writesOutcomeRow)
+    return 'outcome row at tick end';
   return 'none';
 }
 
@@ -434,13 +531,17 @@ describe('decide', () => {
     expect(tickEffect(decision)).toBe(row.tick);
     expect(rowsWritten(decision)).toBe(row.rows);
     // Randomness is spent on backoffs only (a seeded run's sequence must not shift).
-    const backoff = row.observation.kind === 'fetched' && TRANSIENT.includes(row.observation.outcome.kind);
+    const backoff =
+      (row.observation.kind === 'fetched' && TRANSIENT.includes(row.observation.outcome.kind)) ||
+      row.observation.kind === 'storage_failed' ||
+      (row.observation.kind === 'lookup_failed' && row.observation.fault === 'unavailable');
     expect(random).toHaveBeenCalledTimes(backoff ? 1 : 0);
   });
 
   it('covers every FetchOutcome variant, first poll and after a success', () => {
     const everyKind: Record<FetchOutcomeKind, true> = {
       ok: true,
+      empty: true,
       bad_request_33: true,
       unauthorized_10: true,
       invalid_account_6: true,
@@ -460,6 +561,31 @@ describe('decide', () => {
       );
       expect([...seen].sort()).toEqual(Object.keys(everyKind).sort());
     }
+  });
+
+  it.each([
+    [0, undefined],
+    [1, undefined],
+    [2, undefined],
+    [3, '400/33: 3 sessions rejected in one tick; the request itself (v, filter) is likely refused'],
+    [40, '400/33: 40 sessions rejected in one tick; the request itself (v, filter) is likely refused'],
+  ])('400/33 from %i distinct sessions in a tick: stop as a configuration fault? %s', (sessions, fault) => {
+    expect(badRequest33Fault(sessions)).toBe(fault);
+  });
+
+  it.each([
+    ['every row stored', { rowsRejected: 0, rowsUnwritten: 0 }, true],
+    ['a row rejected even after fitting', { rowsRejected: 1, rowsUnwritten: 0 }, false],
+    ['rows left unwritten (deadline, retries spent)', { rowsRejected: 0, rowsUnwritten: 3 }, false],
+    ['the flatten failed (nothing stored)', undefined, false],
+  ])('a successful answer with %s is stored completely: %s', (_name, stats, complete) => {
+    expect(storedCompletely(stats)).toBe(complete);
+  });
+
+  it('schedules a retry now when the schedule period and timeout exceed the time left, never ends it early', () => {
+    const rules = { ...RULES, schedulePeriodMs: 10 * HOUR_MS };
+    const decision = decide(FIRST_POLL, SERVER_ERROR_500, NOW, rules, () => RANDOM);
+    expect(decision).toMatchObject({ kind: 'retry_later', ack: { nextPollAtMs: NOW } });
   });
 
   it('does not modify the item', () => {

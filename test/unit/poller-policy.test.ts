@@ -1,4 +1,4 @@
-import { MINUTE_MS, SECOND_MS } from '../../lib/clock';
+import { HOUR_MS, MINUTE_MS, SECOND_MS } from '../../lib/clock';
 import {
   backoffDelayMs,
   defaultPollPolicy,
@@ -32,8 +32,21 @@ describe('poll policy', () => {
     expect(backoffDelayMs(policy, 1, () => 0.999999)).toBeLessThanOrEqual(6000);
   });
 
-  it('honours Retry-After and never schedules past the deadline', () => {
+  it('honours Retry-After up to its cap (2 minutes, or the poll interval when shorter)', () => {
     expect(backoffDelayMs(policy, 1, () => 0.5, 20_000)).toBe(20_000);
-    expect(nextPollAfterFailure(policy, deadline - 1000, deadline, 1, () => 0.5)).toBe(deadline);
+    expect(policy.maxRetryAfterMs).toBe(2 * MINUTE_MS);
+    expect(backoffDelayMs(policy, 1, () => 0.5, HOUR_MS)).toBe(2 * MINUTE_MS);
+    // The cap bounds Retry-After only: a longer backoff of our own still wins.
+    expect(backoffDelayMs(policy, 30, () => 0.5, HOUR_MS)).toBe(5 * MINUTE_MS);
+    const fast = defaultPollPolicy(30);
+    expect(backoffDelayMs(fast, 1, () => 0.5, HOUR_MS)).toBe(30 * SECOND_MS);
+  });
+
+  it('moves a retry that would land past the latest retry time to it, or to now once that has passed', () => {
+    const latest = deadline - 70 * SECOND_MS;
+    expect(nextPollAfterFailure(policy, 0, latest, 1, () => 0.5)).toBe(5000);
+    expect(nextPollAfterFailure(policy, latest - 1000, latest, 1, () => 0.5)).toBe(latest);
+    expect(nextPollAfterFailure(policy, latest - 1000, latest, 1, () => 0.5, HOUR_MS)).toBe(latest);
+    expect(nextPollAfterFailure(policy, latest + 1000, latest, 1, () => 0.5)).toBe(latest + 1000);
   });
 });
