@@ -2,8 +2,15 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { METRIC } from '../lib/metrics';
-import { expired12Rate, fetchesByOutcome, lostBeforeCaptureRatio, pollerMetric } from './metrics';
+import { ENQUEUE_METRIC, METRIC } from '../lib/metrics';
+import {
+  enqueueMetric,
+  expired12Rate,
+  fetchesByOutcome,
+  lostBeforeCaptureRatio,
+  malformedOrUnexpectedShare,
+  pollerMetric,
+} from './metrics';
 
 export interface OperationsDashboardProps {
   readonly pollerFunction: lambda.IFunction;
@@ -13,7 +20,8 @@ export interface OperationsDashboardProps {
 
 /**
  * One CloudWatch dashboard: alarm states, fetches by outcome, the 404-code-12 rates, sessions captured vs lost,
- * rows written, time to deadline, and the two functions' invocations, errors and durations.
+ * rows written, time to deadline, our side's failures, what became of the rows, and the two functions'
+ * invocations, errors and durations (the enqueue endpoint's 401s and 5xx among them).
  */
 export class OperationsDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -35,9 +43,11 @@ export class OperationsDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       graph('Fetches by outcome (per 5 min)', fetchesByOutcome(period), { stacked: true }),
-      graph('404-code-12 rates', [expired12Rate(period), lostBeforeCaptureRatio(period)], {
-        leftYAxis: { min: 0, max: 1, showUnits: false },
-      }),
+      graph(
+        '404-code-12 rates, malformed or unexpected share',
+        [expired12Rate(period), lostBeforeCaptureRatio(period), malformedOrUnexpectedShare(period)],
+        { leftYAxis: { min: 0, max: 1, showUnits: false } },
+      ),
     );
     this.dashboard.addWidgets(
       graph('Sessions ended: captured vs lost', [
@@ -68,12 +78,30 @@ export class OperationsDashboard extends Construct {
       ),
     );
     this.dashboard.addWidgets(
+      graph("Our side's failures (per 5 min)", [
+        pollerMetric(METRIC.itemErrors, 'Sum', period, 'item errors'),
+        pollerMetric(METRIC.domainApiFailures, 'Sum', period, 'Domain API failures'),
+        pollerMetric(METRIC.leasesLost, 'Sum', period, 'leases lost'),
+        pollerMetric(METRIC.claimConflicts, 'Sum', period, 'claim conflicts'),
+        pollerMetric(METRIC.badRequest33Sessions, 'Sum', period, '400/33 sessions'),
+      ]),
+      graph('Rows made to fit or not stored; partial captures (per 5 min)', [
+        pollerMetric(METRIC.rowsTruncated, 'Sum', period, 'rows truncated'),
+        pollerMetric(METRIC.rowsFitted, 'Sum', period, 'rows fitted'),
+        pollerMetric(METRIC.rowsRejected, 'Sum', period, 'rows rejected'),
+        pollerMetric(METRIC.rowsUnwritten, 'Sum', period, 'rows unwritten'),
+        pollerMetric(METRIC.sessionsPartial, 'Sum', period, 'sessions partial'),
+      ]),
+    );
+    this.dashboard.addWidgets(
       graph(
         'Enqueue endpoint',
         [
           props.enqueueFunction.metricInvocations({ period }),
           props.enqueueFunction.metricErrors({ period }),
           props.enqueueFunction.metricThrottles({ period }),
+          enqueueMetric(ENQUEUE_METRIC.unauthorized, 'Sum', period, '401 answers'),
+          enqueueMetric(ENQUEUE_METRIC.serverErrors, 'Sum', period, '5xx answers'),
         ],
         { right: [props.enqueueFunction.metricDuration({ period, statistic: 'p99' })], width: 24 },
       ),

@@ -1,7 +1,15 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { POLLER_SERVICE_NAME } from '../functions/commons/constants';
-import { FETCH_OUTCOMES, METRIC, METRICS_NAMESPACE, fetchMetricName, type MetricName } from '../lib/metrics';
+import { ENQUEUE_SERVICE_NAME, POLLER_SERVICE_NAME } from '../functions/commons/constants';
+import {
+  FETCH_OUTCOMES,
+  METRIC,
+  METRICS_NAMESPACE,
+  fetchMetricName,
+  type FetchOutcomeMetric,
+  type EnqueueMetricName,
+  type PollerMetricName,
+} from '../lib/metrics';
 
 /**
  * CloudWatch views of the metrics the poller emits (lib/metrics.ts names them, once). Powertools Metrics
@@ -14,10 +22,15 @@ export const POLLER_METRIC_DIMENSIONS: Readonly<Record<string, string>> = Object
   service: POLLER_SERVICE_NAME,
 });
 
+/** The enqueue function's metrics (functions/enqueue.ts) carry exactly `{ service: 'lpv-enqueue' }`. */
+export const ENQUEUE_METRIC_DIMENSIONS: Readonly<Record<string, string>> = Object.freeze({
+  service: ENQUEUE_SERVICE_NAME,
+});
+
 export const FIVE_MINUTES = Duration.minutes(5);
 
 export function pollerMetric(
-  name: MetricName,
+  name: PollerMetricName,
   statistic: string = cloudwatch.Stats.SUM,
   period: Duration = FIVE_MINUTES,
   label?: string,
@@ -32,29 +45,60 @@ export function pollerMetric(
   });
 }
 
-/** Metric-math ids must start with a lowercase letter: `fetches_ok` and friends qualify as they are. */
-function fetchMetrics(period: Duration): Record<string, cloudwatch.IMetric> {
-  return Object.fromEntries(
-    FETCH_OUTCOMES.map((outcome) => [
-      fetchMetricName(outcome),
-      pollerMetric(fetchMetricName(outcome), 'Sum', period),
-    ]),
-  );
-}
-
-/** Every fetch, whatever its outcome: the sum of the ten fetches_* metrics (an alarm may use ten at most). */
-export function totalFetchesExpression(): string {
-  return FETCH_OUTCOMES.map((outcome) => fetchMetricName(outcome)).join(' + ');
+/**
+ * A share of all fetches: the named outcomes over fetches_total (0 when there were no fetches). The denominator
+ * is the one fetches_total metric, not the sum of the outcomes: an alarm may use at most ten metrics and the
+ * outcomes alone are more. Metric-math ids must start with a lowercase letter: `fetches_ok` and friends
+ * qualify as they are.
+ */
+export function fetchShare(
+  outcomes: readonly FetchOutcomeMetric[],
+  label: string,
+  period: Duration = FIVE_MINUTES,
+): cloudwatch.MathExpression {
+  const numerator = outcomes.map((outcome) => fetchMetricName(outcome)).join(' + ');
+  return new cloudwatch.MathExpression({
+    expression: `IF(${METRIC.fetchesTotal} > 0, (${numerator}) / ${METRIC.fetchesTotal}, 0)`,
+    usingMetrics: {
+      [METRIC.fetchesTotal]: pollerMetric(METRIC.fetchesTotal, 'Sum', period),
+      ...Object.fromEntries(
+        outcomes.map((outcome) => [
+          fetchMetricName(outcome),
+          pollerMetric(fetchMetricName(outcome), 'Sum', period),
+        ]),
+      ),
+    },
+    period,
+    label,
+  });
 }
 
 /** expired_12 / all fetches: the overall 404-code-12 rate (0 when there were no fetches). */
 export function expired12Rate(period: Duration = FIVE_MINUTES): cloudwatch.MathExpression {
-  const total = `(${totalFetchesExpression()})`;
+  return fetchShare(['expired_12'], '404/12 share of fetches', period);
+}
+
+/** (malformed + unexpected) / all fetches: answers the client could not read or did not expect. */
+export function malformedOrUnexpectedShare(period: Duration = FIVE_MINUTES): cloudwatch.MathExpression {
+  return fetchShare(['malformed', 'unexpected'], 'malformed or unexpected share of fetches', period);
+}
+
+/**
+ * A sum of counts, each term read as 0 in a period where it has no data (AWS metrics often emit nothing when
+ * nothing happened). A period where no term has data gives 0 or no value: either is not breaching.
+ */
+export function sumOfCounts(
+  terms: Record<string, cloudwatch.IMetric>,
+  label: string,
+  period: Duration = FIVE_MINUTES,
+): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `IF(${total} > 0, ${fetchMetricName('expired_12')} / ${total}, 0)`,
-    usingMetrics: fetchMetrics(period),
+    expression: Object.keys(terms)
+      .map((id) => `FILL(${id}, 0)`)
+      .join(' + '),
+    usingMetrics: terms,
     period,
-    label: '404/12 share of fetches',
+    label,
   });
 }
 
@@ -76,4 +120,21 @@ export function lostBeforeCaptureRatio(period: Duration = FIVE_MINUTES): cloudwa
 
 export function fetchesByOutcome(period: Duration = FIVE_MINUTES): cloudwatch.IMetric[] {
   return FETCH_OUTCOMES.map((outcome) => pollerMetric(fetchMetricName(outcome), 'Sum', period, outcome));
+}
+
+/** A metric the enqueue function emits (ENQUEUE_METRIC), per request: 1 when the request got that answer. */
+export function enqueueMetric(
+  name: EnqueueMetricName,
+  statistic: string = cloudwatch.Stats.SUM,
+  period: Duration = FIVE_MINUTES,
+  label?: string,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { ...ENQUEUE_METRIC_DIMENSIONS },
+    statistic,
+    period,
+    ...(label !== undefined ? { label } : {}),
+  });
 }

@@ -1,27 +1,76 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as pipes from 'aws-cdk-lib/aws-pipes';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, fetchMetricName } from '../lib/metrics';
+import { ENQUEUE_METRIC, METRIC, fetchMetricName } from '../lib/metrics';
 import type { DeploymentConfig } from './config';
-import { expired12Rate, FIVE_MINUTES, lostBeforeCaptureRatio, pollerMetric } from './metrics';
+import {
+  enqueueMetric,
+  expired12Rate,
+  FIVE_MINUTES,
+  lostBeforeCaptureRatio,
+  malformedOrUnexpectedShare,
+  pollerMetric,
+  sumOfCounts,
+} from './metrics';
+
+/** What the analytics alarms watch (infra/analytics.ts, CaptureAnalytics). */
+export interface WatchedAnalyticsFeed {
+  /** The pipe's dead-letter queue: stream batches that failed after every retry. */
+  readonly deadLetters: sqs.IQueue;
+  readonly deliveryStream: firehose.CfnDeliveryStream;
+  readonly pipe: pipes.CfnPipe;
+}
 
 export interface MonitoringProps {
   readonly config: DeploymentConfig;
   readonly pollerFunction: lambda.IFunction;
+  readonly enqueueFunction: lambda.IFunction;
+  readonly analyticsFeed: WatchedAnalyticsFeed;
 }
 
+/**
+ * Fixed thresholds of the alarms added for issue 13 (the older ones take theirs from DeploymentConfig). Each is
+ * explained where it is used.
+ */
+export const ALARM_THRESHOLDS = {
+  /**
+   * (fetches_malformed + fetches_unexpected) / fetches_total per 5 minutes. LivePerson answers neither in normal
+   * operation; a proxy, an API change or a truncating network does, for a good share of the answers. 5 % in 2
+   * of 3 periods stays clear of one odd answer in a quiet period and fires on a real change.
+   */
+  malformedOrUnexpectedShare: 0.05,
+  /**
+   * 401s per 5 minutes. The endpoint is public: a scanner's few requests are noise, a site backend locked out
+   * (a rotation not followed, the window over) fails every request it sends.
+   */
+  enqueueUnauthorizedPerPeriod: 5,
+} as const;
+
+/** Where each alarm's runbook is: one section per alarm, headed by its construct id. */
+export const RUNBOOK = 'docs/operations.md';
+
 const ONE_MINUTE = Duration.minutes(1);
-const { GREATER_THAN_THRESHOLD, LESS_THAN_THRESHOLD, GREATER_THAN_UPPER_THRESHOLD } =
-  cloudwatch.ComparisonOperator;
+const {
+  GREATER_THAN_THRESHOLD,
+  GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  LESS_THAN_THRESHOLD,
+  GREATER_THAN_UPPER_THRESHOLD,
+} = cloudwatch.ComparisonOperator;
 
 /**
- * The alarm topic (optional e-mail subscription) and the alarms. Missing data: the heartbeat treats it as
- * breaching (no tick is the failure it watches); every other alarm as not breaching, so a quiet night, when
- * the poller emits little or nothing, pages no one.
+ * The alarm topic (optional e-mail subscription) and the alarms: the poller's outcomes and health, our side's
+ * failures (partial captures, item errors, rows not stored, the Domain API), LivePerson's odd answers (400/33,
+ * malformed or unexpected), the analytics feed (dead letters, Firehose, the pipe) and the enqueue endpoint
+ * (401, 5xx). Every alarm has a runbook section in docs/operations.md (test/infra/operations-doc.test.ts keeps
+ * the two in step). Missing data: the heartbeat treats it as breaching (no tick is the failure it watches);
+ * every other alarm as not breaching, so a quiet night, when the poller emits little or nothing, pages no one.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -30,7 +79,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { config, pollerFunction } = props;
+    const { config, pollerFunction, enqueueFunction, analyticsFeed } = props;
     const stackName = Stack.of(this).stackName;
 
     this.topic = new sns.Topic(this, 'AlarmTopic', {
@@ -52,6 +101,9 @@ export class Monitoring extends Construct {
     const add = (alarmId: string, alarm: cloudwatch.Alarm): void => {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
+      // Whoever is paged reads where to start.
+      const cfn = alarm.node.defaultChild as cloudwatch.CfnAlarm;
+      cfn.alarmDescription = `${cfn.alarmDescription ?? ''} Runbook: ${RUNBOOK}, section ${alarmId}.`;
       this.alarms[alarmId] = alarm;
     };
     const alarmName = (alarmId: string): string => `${stackName}-${alarmId}`;
@@ -91,11 +143,14 @@ export class Monitoring extends Construct {
       }),
     );
 
+    /** A count (or sum) above a threshold, missing data not breaching. */
     const countAbove = (
       alarmId: string,
       metric: cloudwatch.IMetric,
       description: string,
       periods = { evaluation: 1, toAlarm: 1 },
+      threshold = 0,
+      comparisonOperator: cloudwatch.ComparisonOperator = GREATER_THAN_THRESHOLD,
     ): void =>
       add(
         alarmId,
@@ -103,13 +158,14 @@ export class Monitoring extends Construct {
           alarmName: alarmName(alarmId),
           alarmDescription: description,
           metric,
-          threshold: 0,
-          comparisonOperator: GREATER_THAN_THRESHOLD,
+          threshold,
+          comparisonOperator,
           evaluationPeriods: periods.evaluation,
           datapointsToAlarm: periods.toAlarm,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
       );
+    const twoOfThree = { evaluation: 3, toAlarm: 2 };
 
     countAbove(
       'SessionsLost',
@@ -163,7 +219,7 @@ export class Monitoring extends Construct {
       'PollerErrors',
       pollerFunction.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
       'Poller invocations failed in 2 of the last 3 five-minute periods (see the failure queue and logs).',
-      { evaluation: 3, toAlarm: 2 },
+      twoOfThree,
     );
     countAbove(
       'PollerThrottles',
@@ -202,6 +258,158 @@ export class Monitoring extends Construct {
         datapointsToAlarm: 2,
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }),
+    );
+
+    // Our side's failures (issue 13) ----------------------------------------------------------------------
+    countAbove(
+      'SessionsPartial',
+      pollerMetric(METRIC.sessionsPartial),
+      `${METRIC.sessionsPartial} > 0: a session ended CAPTURED with complete=false (its last answer was not ` +
+        'stored completely; the reason starts with "partial:").',
+    );
+    // Each item error is handed back with backoff and retried: one is a blip, errors in 2 of 3 periods are not.
+    countAbove(
+      'ItemErrors',
+      pollerMetric(METRIC.itemErrors),
+      `${METRIC.itemErrors} > 0 in 2 of the last 3 five-minute periods: polls keep failing on our side ` +
+        '(storage, Domain API) and items are handed back instead of polled.',
+      twoOfThree,
+    );
+    countAbove(
+      'RowsNotStored',
+      sumOfCounts(
+        {
+          rejected: pollerMetric(METRIC.rowsRejected),
+          unwritten: pollerMetric(METRIC.rowsUnwritten),
+        },
+        'rows rejected + rows unwritten',
+      ),
+      `${METRIC.rowsRejected} + ${METRIC.rowsUnwritten} > 0: rows LivePerson answered were not stored ` +
+        '(refused by DynamoDB even after fitting, or not written before the deadline).',
+    );
+    // Lookups are cached with backoff, so failures count per backoff step, not per item.
+    countAbove(
+      'DomainApiFailures',
+      pollerMetric(METRIC.domainApiFailures),
+      `${METRIC.domainApiFailures} > 0 in 2 of the last 3 five-minute periods: LivePerson's Domain API ` +
+        '(smt base URI) cannot be reached or answers oddly; no session can be polled meanwhile.',
+      twoOfThree,
+    );
+
+    // LivePerson's odd answers ------------------------------------------------------------------------------
+    // 400/33 most likely concerns the request as a whole (a retired v=1, a rejected filter): page at once.
+    countAbove(
+      'BadRequest33',
+      pollerMetric(fetchMetricName('bad_request_33'), 'Sum', ONE_MINUTE),
+      `${fetchMetricName('bad_request_33')} > 0: LivePerson answered 400/33 (bad request). Three or more ` +
+        'sessions in one tick stop the tick as a configuration fault; fewer end INVALID.',
+    );
+    add(
+      'MalformedOrUnexpectedShare',
+      new cloudwatch.Alarm(this, 'MalformedOrUnexpectedShare', {
+        alarmName: alarmName('MalformedOrUnexpectedShare'),
+        alarmDescription:
+          `(${fetchMetricName('malformed')} + ${fetchMetricName('unexpected')}) / ${METRIC.fetchesTotal} above ` +
+          `${ALARM_THRESHOLDS.malformedOrUnexpectedShare} in 2 of 3 five-minute periods: answers the client ` +
+          'cannot read or did not expect (they are retried with backoff, never stored).',
+        metric: malformedOrUnexpectedShare(),
+        threshold: ALARM_THRESHOLDS.malformedOrUnexpectedShare,
+        comparisonOperator: GREATER_THAN_THRESHOLD,
+        evaluationPeriods: twoOfThree.evaluation,
+        datapointsToAlarm: twoOfThree.toAlarm,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // The analytics feed (capture table stream → pipe → Firehose → S3) -------------------------------------
+    // Messages stay 14 days: the alarm stays raised until they are dealt with (docs/operations.md).
+    countAbove(
+      'AnalyticsDeadLetters',
+      analyticsFeed.deadLetters.metricApproximateNumberOfMessagesVisible({
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      'The analytics feed dead-letter queue holds messages: stream batches the pipe gave up on after every ' +
+        'retry; their rows are in DynamoDB but missing from S3 and Athena.',
+    );
+    // The destination is extended S3 with dynamic partitioning: a failed S3 put shows in DeliveryToS3.Success
+    // (the share of successful puts), too many partitions in PartitionCountExceeded; either sends rows to the
+    // bucket's errors/ prefix instead of rows/.
+    const firehoseMetric = (metricName: string, statistic: string): cloudwatch.Metric =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/Firehose',
+        metricName,
+        dimensionsMap: { DeliveryStreamName: analyticsFeed.deliveryStream.ref },
+        statistic,
+        period: FIVE_MINUTES,
+      });
+    countAbove(
+      'FirehoseDeliveryFailures',
+      new cloudwatch.MathExpression({
+        expression: '(1 - FILL(delivered, 1)) + FILL(partitionsExceeded, 0)',
+        usingMetrics: {
+          delivered: firehoseMetric('DeliveryToS3.Success', cloudwatch.Stats.MINIMUM),
+          partitionsExceeded: firehoseMetric('PartitionCountExceeded', cloudwatch.Stats.MAXIMUM),
+        },
+        period: FIVE_MINUTES,
+        label: 'failed S3 delivery share + partition limit exceeded',
+      }),
+      'Firehose failed to deliver to S3 (DeliveryToS3.Success < 1) or exceeded its active-partition limit ' +
+        '(PartitionCountExceeded): rows go to the errors/ prefix instead of rows/, or wait in Firehose.',
+    );
+    // The pipe retries a failed batch (10 times, bisecting) before its dead-letter queue: failures in 2 of 3
+    // periods mean a fault that retries do not cure (the enrichment function, Firehose, permissions).
+    const pipeMetric = (metricName: string): cloudwatch.Metric =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/EventBridge/Pipes',
+        metricName,
+        dimensionsMap: { PipeName: analyticsFeed.pipe.ref },
+        statistic: cloudwatch.Stats.SUM,
+        period: FIVE_MINUTES,
+      });
+    countAbove(
+      'FeedPipeFailures',
+      sumOfCounts(
+        {
+          failed: pipeMetric('ExecutionFailed'),
+          partiallyFailed: pipeMetric('ExecutionPartiallyFailed'),
+          timedOut: pipeMetric('ExecutionTimeout'),
+        },
+        'pipe executions failed, partially failed or timed out',
+      ),
+      'The analytics feed pipe has failed, partially failed or timed-out executions in 2 of the last 3 ' +
+        'five-minute periods (enrichment or Firehose target).',
+      twoOfThree,
+    );
+
+    // The enqueue endpoint ------------------------------------------------------------------------------------
+    countAbove(
+      'EnqueueUnauthorized',
+      enqueueMetric(ENQUEUE_METRIC.unauthorized),
+      `${ENQUEUE_METRIC.unauthorized} >= ${ALARM_THRESHOLDS.enqueueUnauthorizedPerPeriod} in 5 minutes: ` +
+        'requests with no, a malformed or a wrong bearer token (a rotation not followed by the site backend, ' +
+        'or the previous token past its window). Pairs refused are not queued.',
+      { evaluation: 1, toAlarm: 1 },
+      ALARM_THRESHOLDS.enqueueUnauthorizedPerPeriod,
+      GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+    // 5xx the function answered (503: queue or token secret unreachable) or failed with (API Gateway's 500),
+    // plus invocations that never answered (timeouts, crashes), which only Lambda's Errors counts. A pair the
+    // site backend does not retry is lost: page at the first.
+    countAbove(
+      'EnqueueServerErrors',
+      sumOfCounts(
+        {
+          answered: enqueueMetric(ENQUEUE_METRIC.serverErrors),
+          invocationErrors: enqueueFunction.metricErrors({
+            period: FIVE_MINUTES,
+            statistic: cloudwatch.Stats.SUM,
+          }),
+        },
+        'enqueue 5xx + failed invocations',
+      ),
+      `${ENQUEUE_METRIC.serverErrors} + enqueue Lambda errors > 0: POST /enqueue answered 5xx (queue or token ` +
+        'secret unreachable, or the function failed).',
     );
   }
 }

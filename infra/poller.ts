@@ -83,6 +83,8 @@ export class ScheduledPoller extends Construct {
       POLL_CONCURRENCY: String(config.pollConcurrency),
       POLL_INTERVAL_SECONDS: String(config.pollIntervalSec),
       LEASE_SECONDS: String(config.leaseSec),
+      // The rule's period, which the poller's timing rules count with (lib/poll-timing.ts).
+      SCHEDULE_PERIOD_SECONDS: String(config.pollPeriodMin * 60),
       LP_MAX_REQUESTS_PER_SECOND: String(config.lpMaxRequestsPerSecond),
     };
     const fn = new AppFunction(this, 'Poller', {

@@ -13,7 +13,8 @@ export interface LpVisitCaptureStackProps extends StackProps {
 }
 
 /**
- * lp-visit-capture in one stack: tables, the scheduled poller, the enqueue endpoint, alarms and a dashboard.
+ * lp-visit-capture in one stack: tables, the scheduled poller, the enqueue endpoint, the analytics feed, alarms
+ * and a dashboard.
  * Environment-agnostic (no account or region at synthesis): `cdk deploy` takes them from the caller's profile.
  */
 export class LpVisitCaptureStack extends Stack {
@@ -36,14 +37,23 @@ export class LpVisitCaptureStack extends Stack {
       dueIndexName: this.data.dueIndexName,
     });
     this.enqueueApi = new EnqueueApi(this, 'EnqueueApi', { config, queueTable: this.data.queueTable });
-    this.monitoring = new Monitoring(this, 'Monitoring', { config, pollerFunction: this.poller.function });
+    this.analytics = new CaptureAnalytics(this, 'Analytics', { captureTable: this.data.captureTable });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      config,
+      pollerFunction: this.poller.function,
+      enqueueFunction: this.enqueueApi.function,
+      analyticsFeed: {
+        deadLetters: this.analytics.failures,
+        deliveryStream: this.analytics.deliveryStream,
+        pipe: this.analytics.pipe,
+      },
+    });
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       pollerFunction: this.poller.function,
       enqueueFunction: this.enqueueApi.function,
       alarms: Object.values(this.monitoring.alarms),
     });
 
-    this.analytics = new CaptureAnalytics(this, 'Analytics', { captureTable: this.data.captureTable });
     new CfnOutput(this, 'QueueTableName', { value: this.data.queueTable.tableName });
     new CfnOutput(this, 'CaptureTableName', { value: this.data.captureTable.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

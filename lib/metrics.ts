@@ -9,6 +9,8 @@ export const METRICS_NAMESPACE = 'LpVisitCapture';
 /** Fetch outcomes as counted, one metric each (`fetches_<outcome>`). */
 export const FETCH_OUTCOMES = [
   'ok',
+  /** A 200 without any app session: never a success (see FetchOutcome `empty`). */
+  'empty',
   'expired_12',
   'invalid_visitor_37',
   'invalid_session_39',
@@ -24,6 +26,34 @@ export type FetchOutcomeMetric = (typeof FETCH_OUTCOMES)[number];
 export function fetchMetricName(outcome: FetchOutcomeMetric): `fetches_${FetchOutcomeMetric}` {
   return `fetches_${outcome}`;
 }
+
+/**
+ * Tick counters published one to one, tick summary field → metric: our side's failures and what became of
+ * the rows (LivePerson's answers are counted by the fetches_* metrics).
+ */
+export const TICK_COUNTER_METRIC = {
+  /** Items whose poll failed on our side (storage, Domain API) and were handed back for a later tick. */
+  itemErrors: 'item_errors',
+  /** Leases lost before the ack (a slow poll). */
+  leasesLost: 'leases_lost',
+  /** Rows changed in any way to fit DynamoDB's item size. */
+  rowsTruncated: 'rows_truncated',
+  /** Rows made to fit by the overflow rule: still stored completely (their marker column says what was cut). */
+  rowsFitted: 'rows_fitted',
+  /** Rows DynamoDB refused even after fitting: data not stored. */
+  rowsRejected: 'rows_rejected',
+  /** Rows not written before the tick's deadline, or after retries ran out: data not stored (yet). */
+  rowsUnwritten: 'rows_unwritten',
+  /** Claims lost to another poller (or to an item polled since the tick started). */
+  claimConflicts: 'claim_conflicts',
+  /** Sessions that ended CAPTURED with complete=false (their last answer was not stored completely). */
+  sessionsPartial: 'sessions_partial',
+  /** Distinct sessions that answered 400/33 in the tick. */
+  badRequest33Sessions: 'bad_request_33_sessions',
+  /** Domain API (smt) lookups that failed for lack of an answer (not a configuration fault). */
+  domainApiFailures: 'domain_api_failures',
+} as const;
+export type TickCounter = keyof typeof TICK_COUNTER_METRIC;
 
 export const METRIC = {
   /** A 404/12 before any successful poll: the session's data is lost. */
@@ -46,8 +76,28 @@ export const METRIC = {
   configurationFaults: 'configuration_faults',
   /** One per tick: the heartbeat alarm watches it. */
   ticks: 'ticks',
+  /**
+   * Every fetch, whatever its outcome (the sum of the fetches_* metrics). Published on its own so that a
+   * share of fetches is one metric-math term: an alarm may use at most ten metrics, and the outcomes alone
+   * number ten or more.
+   */
+  fetchesTotal: 'fetches_total',
+  ...TICK_COUNTER_METRIC,
 } as const;
-export type MetricName = (typeof METRIC)[keyof typeof METRIC] | `fetches_${FetchOutcomeMetric}`;
+/**
+ * Metrics of the enqueue function (functions/enqueue.ts, dimension service=lpv-enqueue), one value per request:
+ * 1 when the request got that answer, else 0.
+ */
+export const ENQUEUE_METRIC = {
+  /** 401: no, a malformed or a wrong bearer token (also a token past its rotation window). */
+  unauthorized: 'enqueue_unauthorized',
+  /** 5xx: the queue or the token secret could not be reached (503), or the request failed unexpectedly. */
+  serverErrors: 'enqueue_server_errors',
+} as const;
+
+export type PollerMetricName = (typeof METRIC)[keyof typeof METRIC] | `fetches_${FetchOutcomeMetric}`;
+export type EnqueueMetricName = (typeof ENQUEUE_METRIC)[keyof typeof ENQUEUE_METRIC];
+export type MetricName = PollerMetricName | EnqueueMetricName;
 
 export function fetchOutcomeMetric(outcome: FetchOutcome): FetchOutcomeMetric {
   return outcome.kind === 'server_error_500' ? 'retryable' : outcome.kind;
@@ -73,8 +123,19 @@ export class MemoryMetrics implements MetricsSink {
   flush(): void {}
 }
 
+/** Counters lib/poller/poller.ts's TickSummary carried before issue 13. */
+type CarriedTickCounter = 'itemErrors' | 'leasesLost' | 'rowsTruncated' | 'claimConflicts';
+/**
+ * Counters TickSummary gains with issue 13 (contract point 4, engineer P). Optional until it carries them, and
+ * published as 0 when absent. Once it does: in TickFigures below, replace both `Record<CarriedTickCounter, ...>`
+ * and `Partial<Record<PendingTickCounter, ...>>` by `Record<TickCounter, number>`, and drop the `?? 0` in
+ * publishTickMetrics (the compiler then checks every counter is passed).
+ */
+type PendingTickCounter = Exclude<TickCounter, CarriedTickCounter>;
+
 /** The tick summary's figures, as metrics (one EMF document per tick). */
-export interface TickFigures {
+export interface TickFigures
+  extends Record<CarriedTickCounter, number>, Partial<Record<PendingTickCounter, number>> {
   fetches: Record<FetchOutcomeMetric, number>;
   expiredBeforeCapture: number;
   expiredAfterCapture: number;
@@ -86,8 +147,15 @@ export interface TickFigures {
   minTimeToDeadlineMs?: number;
 }
 
+const TICK_COUNTERS = Object.entries(TICK_COUNTER_METRIC) as [TickCounter, MetricName][];
+
 export function publishTickMetrics(summary: TickFigures, sink: MetricsSink): void {
-  for (const outcome of FETCH_OUTCOMES) sink.count(fetchMetricName(outcome), summary.fetches[outcome]);
+  let fetchesTotal = 0;
+  for (const outcome of FETCH_OUTCOMES) {
+    sink.count(fetchMetricName(outcome), summary.fetches[outcome]);
+    fetchesTotal += summary.fetches[outcome];
+  }
+  sink.count(METRIC.fetchesTotal, fetchesTotal);
   sink.count(METRIC.expiredBeforeCapture, summary.expiredBeforeCapture);
   sink.count(METRIC.expiredAfterCapture, summary.expiredAfterCapture);
   sink.count(METRIC.sessionsCaptured, summary.sessions.CAPTURED);
@@ -101,6 +169,8 @@ export function publishTickMetrics(summary: TickFigures, sink: MetricsSink): voi
   sink.count(METRIC.rowsWritten, summary.rowsWritten);
   sink.count(METRIC.itemsDeferred, summary.itemsDeferred);
   sink.count(METRIC.unknownEventTypes, summary.unknownEventTypes);
+  // `?? 0` only for the pending counters (see PendingTickCounter).
+  for (const [field, name] of TICK_COUNTERS) sink.count(name, summary[field] ?? 0);
   sink.count(METRIC.configurationFaults, summary.stoppedBy === 'configuration_fault' ? 1 : 0);
   sink.count(METRIC.ticks, 1);
   if (summary.minTimeToDeadlineMs !== undefined) {

@@ -9,19 +9,31 @@ export interface EnqueueSettings {
   tokenSecretId: string;
   /** How long the token is cached per container. @default 300 (5 min): a rotation takes effect within it. */
   tokenCacheSec: number;
+  /**
+   * After a rotation, how long the previous token stays valid, counted from the new version's creation
+   * (docs/deploy.md, "Rotating the enqueue token"). 0: the old token stops as soon as the new one is read.
+   * @default 3600 (60 min)
+   */
+  previousTokenValidSec: number;
   /** Most pairs in one request. @default 500 */
   maxBatchItems: number;
   /** Largest request body, decoded. @default 262144 (256 KiB): 500 pairs take about 75 KiB. */
   maxBodyBytes: number;
 }
 
-function positiveInt(env: Env, name: string, fallback: number): number {
+function wholeNumber(env: Env, name: string, fallback: number, least: 0 | 1): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
   const value = Number(raw.trim());
-  if (!Number.isSafeInteger(value) || value === 0) throw new ConfigError(name, `must be > 0, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < least) {
+    throw new ConfigError(name, `must be ${least === 1 ? '> 0' : '>= 0'}, got "${raw}"`);
+  }
   return value;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  return wholeNumber(env, name, fallback, 1);
 }
 
 export function loadEnqueueSettings(env: Env): EnqueueSettings {
@@ -34,6 +46,7 @@ export function loadEnqueueSettings(env: Env): EnqueueSettings {
     storage: loadStorageSettings(env),
     tokenSecretId,
     tokenCacheSec: positiveInt(env, 'ENQUEUE_TOKEN_CACHE_SECONDS', 300),
+    previousTokenValidSec: wholeNumber(env, 'ENQUEUE_PREVIOUS_TOKEN_VALID_SECONDS', 3600, 0),
     maxBatchItems: positiveInt(env, 'ENQUEUE_MAX_BATCH_ITEMS', 500),
     maxBodyBytes: positiveInt(env, 'ENQUEUE_MAX_BODY_BYTES', 262_144),
   };

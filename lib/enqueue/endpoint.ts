@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { Log } from '../log';
+import { ENQUEUE_METRIC, type MetricsSink } from '../metrics';
 import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type Queue } from '../queue/model';
 import { TokenUnavailableError, type BearerAuth } from './auth';
 import { parseEnqueueBody } from './body';
@@ -37,6 +38,8 @@ export interface EnqueueEndpointDeps {
   auth: BearerAuth;
   clock: Clock;
   log: Log;
+  /** Per request: enqueue_unauthorized and enqueue_server_errors (1 or 0), flushed before the answer. */
+  metrics: MetricsSink;
   limits: { maxBatchItems: number; maxBodyBytes: number };
 }
 
@@ -59,11 +62,28 @@ function header(request: HttpRequest, name: string): string | undefined {
  * Status: 200 when every item was queued (created or already there), 207 when some were rejected and the rest
  * queued, 400 when none could be queued. 503 (safe to retry: enqueueing is idempotent) when the queue or the
  * token secret cannot be reached.
+ *
+ * Every request counts enqueue_unauthorized (a 401) and enqueue_server_errors (a 5xx, or a failure that escapes
+ * as an exception, which API Gateway answers with 500): the alarms on them are how a locked-out site backend or
+ * an unreachable queue shows (a pair the backend does not retry is lost).
  */
 export async function handleEnqueueRequest(
   request: HttpRequest,
   deps: EnqueueEndpointDeps,
 ): Promise<HttpResponse> {
+  let statusCode = 500;
+  try {
+    const response = await answer(request, deps);
+    statusCode = response.statusCode;
+    return response;
+  } finally {
+    deps.metrics.count(ENQUEUE_METRIC.unauthorized, statusCode === 401 ? 1 : 0);
+    deps.metrics.count(ENQUEUE_METRIC.serverErrors, statusCode >= 500 ? 1 : 0);
+    deps.metrics.flush();
+  }
+}
+
+async function answer(request: HttpRequest, deps: EnqueueEndpointDeps): Promise<HttpResponse> {
   let authorized: boolean;
   try {
     authorized = await deps.auth.check(header(request, 'authorization'));

@@ -1,8 +1,8 @@
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../clock';
 import type { Log } from '../log';
+import type { MetricsSink } from '../metrics';
 import { createDocumentClient } from '../store/dynamo';
 import { DynamoQueue } from '../store/dynamo-queue';
 import { BearerAuth, SecretsManagerTokenSource } from './auth';
@@ -15,18 +15,22 @@ export function createEnqueueEndpoint(
   deps: {
     clock: Clock;
     log: Log;
+    metrics: MetricsSink;
     secretsManager?: SecretsManagerClient;
     documentClient?: DynamoDBDocumentClient;
   },
 ): (request: HttpRequest) => Promise<HttpResponse> {
   const documentClient = deps.documentClient ?? createDocumentClient(settings.storage);
   const queue = new DynamoQueue(documentClient, settings.storage.queueTable, () => deps.clock.nowMs());
-  const provider = new SecretsProvider({
-    awsSdkV3Client: deps.secretsManager ?? new SecretsManagerClient({}),
-  });
   const auth = new BearerAuth(
-    new SecretsManagerTokenSource(provider, settings.tokenSecretId, settings.tokenCacheSec),
+    new SecretsManagerTokenSource(
+      deps.secretsManager ?? new SecretsManagerClient({}),
+      settings.tokenSecretId,
+      settings.tokenCacheSec,
+      deps.clock,
+    ),
     deps.clock,
+    { previousTokenWindowMs: settings.previousTokenValidSec * 1000 },
   );
   const limits = { maxBatchItems: settings.maxBatchItems, maxBodyBytes: settings.maxBodyBytes };
   return (request) =>
@@ -36,6 +40,7 @@ export function createEnqueueEndpoint(
       auth,
       clock: deps.clock,
       log: deps.log,
+      metrics: deps.metrics,
       limits,
     });
 }

@@ -1,13 +1,20 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { FETCH_OUTCOMES, METRIC, METRICS_NAMESPACE, fetchMetricName } from '../../lib/metrics';
+import {
+  ENQUEUE_METRIC,
+  FETCH_OUTCOMES,
+  METRIC,
+  METRICS_NAMESPACE,
+  fetchMetricName,
+} from '../../lib/metrics';
 import { CAPTURE_TABLE, QUEUE_TABLE } from '../../lib/store/schema';
 import { ENQUEUE_DYNAMODB_ACTIONS } from '../../infra/enqueue-api';
 import { POLLER_DYNAMODB_ACTIONS } from '../../infra/poller';
 import { actionsOf, resource, statementsOfRole, synthesize, type Statement } from './stack-fixture';
 
-const { template } = synthesize();
+const { template, config } = synthesize();
 
 const SERVICE_DIMENSION = [{ Name: 'service', Value: 'poller' }];
+const ENQUEUE_SERVICE_DIMENSION = [{ Name: 'service', Value: 'lpv-enqueue' }];
 
 /** An entry of an alarm's Metrics array (metric math). */
 interface MetricDataQuery {
@@ -95,7 +102,7 @@ describe('poller', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 512,
-        Timeout: 300,
+        Timeout: config.pollerTimeoutSec,
       }),
     );
     expect(fn.properties.ReservedConcurrentExecutions).toBeUndefined();
@@ -110,7 +117,8 @@ describe('poller', () => {
       CAPTURE_TABLE: { Ref: captureId },
       POLL_CONCURRENCY: '32',
       POLL_INTERVAL_SECONDS: '600',
-      LEASE_SECONDS: '300',
+      LEASE_SECONDS: String(config.leaseSec),
+      SCHEDULE_PERIOD_SECONDS: '60',
       LP_MAX_REQUESTS_PER_SECOND: '10',
     });
   });
@@ -194,22 +202,28 @@ describe('poller', () => {
   });
 
   it('takes reserved concurrency, schedule, memory, timeout and LivePerson URLs from the context', () => {
-    const { template: t } = synthesize({
+    // Settings that pass the timing rule (lib/poll-timing.ts): a lease at least the tick's timeout.
+    const { template: t, config: c } = synthesize({
       'lpv:pollerReservedConcurrency': 2,
-      'lpv:pollSchedule': 'rate(2 minutes)',
+      'lpv:pollSchedule': 'rate(1 minute)',
       'lpv:pollerMemoryMiB': 1024,
-      'lpv:pollerTimeoutSec': 120,
+      'lpv:pollerTimeoutSec': 40,
+      'lpv:leaseSec': 40,
       'lpv:baseUrl': 'https://lo.v.liveperson.net',
     });
     const f = resource(t, 'AWS::Lambda::Function', 'PollerFunction');
     expect(f.properties).toEqual(
-      expect.objectContaining({ ReservedConcurrentExecutions: 2, MemorySize: 1024, Timeout: 120 }),
+      expect.objectContaining({ ReservedConcurrentExecutions: 2, MemorySize: 1024, Timeout: 40 }),
     );
-    expect((f.properties.Environment as { Variables: Record<string, unknown> }).Variables.LP_BASE_URL).toBe(
-      'https://lo.v.liveperson.net',
-    );
-    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
-    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 240 });
+    const variables = (f.properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.LP_BASE_URL).toBe('https://lo.v.liveperson.net');
+    expect(variables.LEASE_SECONDS).toBe('40');
+    // The poller learns the schedule's period, and late invocations are dropped after two periods.
+    expect(variables.SCHEDULE_PERIOD_SECONDS).toBe(String(c.pollPeriodMin * 60));
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumEventAgeInSeconds: 2 * c.pollPeriodMin * 60,
+    });
   });
 });
 
@@ -273,7 +287,7 @@ describe('monitoring', () => {
   };
   const topicId = resource(template, 'AWS::SNS::Topic', 'MonitoringAlarmTopic').logicalId;
 
-  it('has the twelve alarms, each notifying the topic on ALARM and OK', () => {
+  it('has the twenty-three alarms, each notifying the topic on ALARM and OK and naming its runbook', () => {
     expect(
       Object.values(alarms)
         .map((a) => a.Properties.AlarmName)
@@ -281,30 +295,50 @@ describe('monitoring', () => {
     ).toEqual(
       [
         'AccountUnknown',
+        'AnalyticsDeadLetters',
+        'BadRequest33',
         'ConfigurationFault',
         'CredentialsRejected',
+        'DomainApiFailures',
+        'EnqueueServerErrors',
+        'EnqueueUnauthorized',
         'Expired12RateAnomaly',
         'FallingBehind',
+        'FeedPipeFailures',
+        'FirehoseDeliveryFailures',
         'Heartbeat',
+        'ItemErrors',
         'LostBeforeCaptureRate',
+        'MalformedOrUnexpectedShare',
         'PollerDurationNearTimeout',
         'PollerErrors',
         'PollerThrottles',
+        'RowsNotStored',
         'SessionsFailed',
         'SessionsLost',
+        'SessionsPartial',
       ].map((n) => `LpVisitCapture-${n}`),
     );
     for (const a of Object.values(alarms)) {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(a.Properties.OKActions).toEqual([{ Ref: topicId }]);
+      const id = (a.Properties.AlarmName as string).replace('LpVisitCapture-', '');
+      expect(a.Properties.AlarmDescription).toMatch(
+        new RegExp(` Runbook: docs/operations\\.md, section ${id}\\.$`),
+      );
     }
   });
 
-  it('uses only metric names from lib/metrics.ts, in its namespace, with exactly the service=poller dimension', () => {
-    const known = new Set<string>([...Object.values(METRIC), ...FETCH_OUTCOMES.map(fetchMetricName)]);
-    const custom = JSON.stringify(alarms).match(/"Namespace":"[^"]+"/g) ?? [];
-    expect(new Set(custom)).toEqual(
-      new Set([`"Namespace":"${METRICS_NAMESPACE}"`, '"Namespace":"AWS/Lambda"']),
+  it("uses only metric names from lib/metrics.ts in its namespace, each with its function's service dimension", () => {
+    const pollerNames = new Set<string>([...Object.values(METRIC), ...FETCH_OUTCOMES.map(fetchMetricName)]);
+    const enqueueNames = new Set<string>(Object.values(ENQUEUE_METRIC));
+    const namespaces = JSON.stringify(alarms).match(/"Namespace":"[^"]+"/g) ?? [];
+    expect(new Set(namespaces)).toEqual(
+      new Set(
+        [METRICS_NAMESPACE, 'AWS/Lambda', 'AWS/SQS', 'AWS/Firehose', 'AWS/EventBridge/Pipes'].map(
+          (n) => `"Namespace":"${n}"`,
+        ),
+      ),
     );
     const walk = (node: unknown, out: { MetricName: string; Namespace: string; Dimensions: unknown }[]) => {
       if (Array.isArray(node)) node.forEach((n) => walk(n, out));
@@ -316,10 +350,27 @@ describe('monitoring', () => {
       return out;
     };
     const metrics = walk(alarms, []);
-    expect(metrics.length).toBeGreaterThan(15);
+    expect(metrics.length).toBeGreaterThan(20);
     for (const m of metrics) {
-      expect(known.has(m.MetricName)).toBe(true);
-      expect(m.Dimensions).toEqual(SERVICE_DIMENSION);
+      if (enqueueNames.has(m.MetricName)) expect(m.Dimensions).toEqual(ENQUEUE_SERVICE_DIMENSION);
+      else {
+        expect(pollerNames.has(m.MetricName)).toBe(true);
+        expect(m.Dimensions).toEqual(SERVICE_DIMENSION);
+      }
+    }
+    // The alarms on the enqueue function's metrics exist (the walk above would pass without them).
+    expect(
+      metrics
+        .filter((m) => enqueueNames.has(m.MetricName))
+        .map((m) => m.MetricName)
+        .sort(),
+    ).toEqual([ENQUEUE_METRIC.serverErrors, ENQUEUE_METRIC.unauthorized].sort());
+  });
+
+  it('keeps every alarm within CloudWatch limits: at most ten metrics in a metric-math alarm', () => {
+    for (const a of Object.values(alarms)) {
+      const queries = (a.Properties.Metrics as MetricDataQuery[] | undefined) ?? [];
+      expect(queries.filter((m) => m.MetricStat).length).toBeLessThanOrEqual(10);
     }
   });
 
@@ -356,7 +407,7 @@ describe('monitoring', () => {
     });
   });
 
-  it('puts expired_12 / the sum of all ten fetches_* metrics on an anomaly-detection band', () => {
+  it('puts expired_12 / fetches_total on an anomaly-detection band (two metrics, however many outcomes)', () => {
     const a = alarm('Expired12RateAnomaly');
     expect(a.ComparisonOperator).toBe('GreaterThanUpperThreshold');
     expect(a.TreatMissingData).toBe('notBreaching');
@@ -364,14 +415,14 @@ describe('monitoring', () => {
     const band = metrics.find((m) => m.Id === a.ThresholdMetricId)!;
     expect(band.Expression).toMatch(/^ANOMALY_DETECTION_BAND\((\w+), 3\)$/);
     const rateId = /ANOMALY_DETECTION_BAND\((\w+),/.exec(band.Expression!)![1];
-    const rate = metrics.find((m) => m.Id === rateId)!.Expression!;
-    for (const outcome of FETCH_OUTCOMES) expect(rate).toContain(fetchMetricName(outcome));
-    expect(rate).toContain(`${fetchMetricName('expired_12')} / (`);
-    const stats = metrics.filter((m) => m.MetricStat);
-    expect(stats.map((m) => m.MetricStat!.Metric.MetricName).sort()).toEqual(
-      FETCH_OUTCOMES.map(fetchMetricName).sort(),
+    expect(metrics.find((m) => m.Id === rateId)!.Expression).toBe(
+      'IF(fetches_total > 0, (fetches_expired_12) / fetches_total, 0)',
     );
-    expect(stats).toHaveLength(10); // CloudWatch's limit for one alarm
+    const stats = metrics.filter((m) => m.MetricStat);
+    expect(stats.map((m) => [m.Id, m.MetricStat!.Metric.MetricName, m.MetricStat!.Stat]).sort()).toEqual([
+      ['fetches_expired_12', 'fetches_expired_12', 'Sum'],
+      ['fetches_total', 'fetches_total', 'Sum'],
+    ]);
   });
 
   it.each([
@@ -440,7 +491,7 @@ describe('monitoring', () => {
         Namespace: 'AWS/Lambda',
         MetricName: 'Duration',
         Statistic: 'Maximum',
-        Threshold: 240_000, // 0.8 x 300 s
+        Threshold: Math.round(config.pollerTimeoutSec * 1000 * 0.8),
         ComparisonOperator: 'GreaterThanThreshold',
       }),
     );

@@ -8,7 +8,13 @@ import { App } from 'aws-cdk-lib';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { systemClock } from '../../lib/clock';
 import type { StorageSettings } from '../../lib/config';
-import { FETCH_OUTCOMES, METRIC, METRICS_NAMESPACE, fetchMetricName } from '../../lib/metrics';
+import {
+  ENQUEUE_METRIC,
+  FETCH_OUTCOMES,
+  METRIC,
+  METRICS_NAMESPACE,
+  fetchMetricName,
+} from '../../lib/metrics';
 import type { QueueItem } from '../../lib/queue/model';
 import {
   DEFAULT_SIMULATOR_CREDENTIALS,
@@ -19,7 +25,7 @@ import {
 import { createStorage } from '../../lib/wiring';
 import { loadDeploymentConfig } from '../../infra/config';
 import { ENQUEUE_DYNAMODB_ACTIONS } from '../../infra/enqueue-api';
-import { POLLER_METRIC_DIMENSIONS } from '../../infra/metrics';
+import { ENQUEUE_METRIC_DIMENSIONS, POLLER_METRIC_DIMENSIONS } from '../../infra/metrics';
 import { POLLER_DYNAMODB_ACTIONS } from '../../infra/poller';
 import { LpVisitCaptureStack } from '../../infra/stack';
 import { httpApiEvent, scheduledEvent } from '../infra/events';
@@ -268,14 +274,19 @@ function emfDocuments(stdout: string): EmfDocument[] {
     .filter((doc) => doc._aws !== undefined);
 }
 
-/** The metric names of our namespace that the template's alarms and dashboard refer to. */
-function metricNamesInTemplate(): Set<string> {
+/** The metric names of our namespace with the given dimensions (one function's) that the template's alarms refer to. */
+function metricNamesInTemplate(dimensions: Readonly<Record<string, string>>): Set<string> {
   const names = new Set<string>();
+  const wanted = JSON.stringify(Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })));
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) node.forEach(visit);
     else if (node !== null && typeof node === 'object') {
       const record = node as Record<string, unknown>;
-      if (record.Namespace === METRICS_NAMESPACE && typeof record.MetricName === 'string')
+      if (
+        record.Namespace === METRICS_NAMESPACE &&
+        typeof record.MetricName === 'string' &&
+        JSON.stringify(record.Dimensions) === wanted
+      )
         names.add(record.MetricName);
       Object.values(record).forEach(visit);
     }
@@ -429,6 +440,20 @@ describe('the bundles, as Lambda runs them', () => {
     );
     expect((outcome.result as { statusCode: number }).statusCode).toBe(401);
     expect(dynamoCalls).toEqual([]);
+    // EMF: the 401 is counted under the enqueue function's own dimension, as the enqueue alarms read it.
+    const docs = emfDocuments(outcome.stdout);
+    expect(docs).toHaveLength(1);
+    for (const directive of docs[0]!._aws.CloudWatchMetrics) {
+      expect(directive.Namespace).toBe(METRICS_NAMESPACE);
+      expect(directive.Dimensions).toEqual([Object.keys(ENQUEUE_METRIC_DIMENSIONS)]);
+    }
+    expect(docs[0]).toMatchObject({
+      ...ENQUEUE_METRIC_DIMENSIONS,
+      [ENQUEUE_METRIC.unauthorized]: 1,
+      [ENQUEUE_METRIC.serverErrors]: 0,
+    });
+    const alarmed = metricNamesInTemplate(ENQUEUE_METRIC_DIMENSIONS);
+    expect(alarmed).toEqual(new Set(Object.values(ENQUEUE_METRIC)));
   });
 
   it('poller: a scheduled event runs one tick against the simulator, captures, and emits the alarmed metrics', async () => {
@@ -523,6 +548,6 @@ describe('the bundles, as Lambda runs them', () => {
     expect(emitted).toEqual(
       new Set([...Object.values(METRIC), ...FETCH_OUTCOMES.map((o) => fetchMetricName(o))]),
     );
-    for (const name of metricNamesInTemplate()) expect(emitted.has(name)).toBe(true);
+    for (const name of metricNamesInTemplate(POLLER_METRIC_DIMENSIONS)) expect(emitted.has(name)).toBe(true);
   });
 });
