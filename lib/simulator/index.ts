@@ -19,4 +19,14 @@ export {
   type FaultKind,
   type SimulatorStats,
   type VisitSimulatorOptions,
+  type DomainApiFault,
 } from './server';
+export {
+  SCRIPTED_ANSWER_KINDS,
+  OVERSIZED_EVENT_NUMERIC_FIELDS,
+  OVERSIZED_EVENT_TYPE,
+  parseScript,
+  type ScriptStep,
+  type ScriptStepOptions,
+  type ScriptedAnswerKind,
+} from './scripts';

@@ -13,7 +13,9 @@
  * starts listening; 0), --duration-ms N (default: six hours or an early end), --event-rate N (events/hour),
  * --early-end-probability P, --speed S (simulated time runs S times faster than the wall clock; 1),
  * --latency-ms N or MIN-MAX, --server-error-rate, --throttle-rate, --retry-after-sec, --reset-rate,
- * --malformed-rate, --hang-rate.
+ * --malformed-rate, --hang-rate; --script STEPS (what every session is answered, request after request:
+ * `kind[:value][*times]` separated by commas, e.g. `empty*3,live` or `bad_request_33`, see scripts.ts),
+ * --domain-api-fault reset|server_error|account_not_found (every Domain API lookup fails so).
  *
  * Credentials: LP_CONSUMER_KEY, LP_CONSUMER_SECRET, LP_TOKEN, LP_TOKEN_SECRET (all four or none); when none is
  * set, DEFAULT_SIMULATOR_CREDENTIALS from server.ts (sim-consumer-key / sim-consumer-secret / sim-access-token /
@@ -21,7 +23,13 @@
  */
 import { CompressedClock, systemClock, type Clock } from '../clock';
 import type { LivePersonCredentials } from '../liveperson/oauth';
-import { DEFAULT_SIMULATOR_CREDENTIALS, VisitSimulator, type FaultOptions } from './server';
+import { parseScript } from './scripts';
+import {
+  DEFAULT_SIMULATOR_CREDENTIALS,
+  VisitSimulator,
+  type DomainApiFault,
+  type FaultOptions,
+} from './server';
 import { SimulatedWorld } from './world';
 
 const NUMERIC_FLAGS = [
@@ -40,7 +48,12 @@ const NUMERIC_FLAGS = [
   'malformed-rate',
   'hang-rate',
 ] as const;
-const STRING_FLAGS = ['host', 'account', 'latency-ms'] as const;
+const STRING_FLAGS = ['host', 'account', 'latency-ms', 'script', 'domain-api-fault'] as const;
+const DOMAIN_API_FAULT_KINDS: readonly DomainApiFault['kind'][] = [
+  'reset',
+  'server_error',
+  'account_not_found',
+];
 
 type Flags = Partial<
   Record<(typeof NUMERIC_FLAGS)[number], number> & Record<(typeof STRING_FLAGS)[number], string>
@@ -122,6 +135,13 @@ export async function main(argv: readonly string[]): Promise<VisitSimulator> {
   if (flags['reset-rate'] !== undefined) faults.resetRate = flags['reset-rate'];
   if (flags['malformed-rate'] !== undefined) faults.malformedRate = flags['malformed-rate'];
   if (flags['hang-rate'] !== undefined) faults.hangRate = flags['hang-rate'];
+  const script = flags.script !== undefined ? parseScript(flags.script) : undefined;
+  const domainFault = flags['domain-api-fault'];
+  if (domainFault !== undefined && !(DOMAIN_API_FAULT_KINDS as readonly string[]).includes(domainFault)) {
+    throw new Error(
+      `--domain-api-fault must be one of ${DOMAIN_API_FAULT_KINDS.join(', ')}, got ${domainFault}`,
+    );
+  }
 
   const simulator = new VisitSimulator({
     world,
@@ -131,6 +151,8 @@ export async function main(argv: readonly string[]): Promise<VisitSimulator> {
     faults,
     seed: flags.seed ?? 1,
   });
+  if (script !== undefined) simulator.scriptEverySession(script);
+  if (domainFault !== undefined) simulator.setDomainApiFault({ kind: domainFault as DomainApiFault['kind'] });
   await simulator.start();
   process.stdout.write(
     `${JSON.stringify({ baseUrl: simulator.baseUrl, host: simulator.host, accountId: world.accountId, sessions })}\n`,

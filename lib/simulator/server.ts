@@ -9,7 +9,19 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock';
 import { verifySignature, type LivePersonCredentials, type VerifyFailure } from '../liveperson/oauth';
 import { Random } from './random';
-import type { SimulatedWorld } from './world';
+import {
+  checkScript,
+  emptyAnswer,
+  flatAnswer,
+  noAppSessionsAnswer,
+  OVERSIZED_EVENT_NUMERIC_FIELDS,
+  oversizedAnswer,
+  ScriptCursor,
+  type ScriptedAnswerKind,
+  type ScriptStep,
+  type ScriptStepOptions,
+} from './scripts';
+import type { LookupResult, SimulatedWorld } from './world';
 
 export interface FaultOptions {
   /** Delay before answering: a fixed number of ms or a uniform range. */
@@ -48,6 +60,18 @@ const RATE_KEY: Record<FaultKind, RateKey> = {
   malformed: 'malformedRate',
 };
 
+/**
+ * A fault of the Domain API (the `smt` baseURI lookup), for the next `times` lookups (all of them when unset):
+ * `reset` destroys the socket without an answer (unreachable), `server_error` answers `status` (default 500)
+ * with a JSON error body, `account_not_found` answers what the Domain API answers for an account it does not
+ * know (404, internal code 6), as a wrong LP_ACCOUNT_ID would meet.
+ */
+export interface DomainApiFault {
+  kind: 'reset' | 'server_error' | 'account_not_found';
+  times?: number;
+  status?: number;
+}
+
 export interface SimulatorStats {
   /** Every request received, whatever happened to it. */
   requests: number;
@@ -62,6 +86,12 @@ export interface SimulatorStats {
   okBySid: Record<string, number>;
   /** Per sid, the session-clock instant of the last well-formed 200 state served (what a capture can hold). */
   lastOkAtMsBySid: Record<string, number>;
+  /** Answers given by a script (scriptSession / scriptEverySession), by the step's kind. */
+  scripted: Partial<Record<ScriptedAnswerKind, number>>;
+  /** Domain API (`smt` baseURI) requests received, faulted or not. */
+  domainApiRequests: number;
+  /** Domain API requests answered by a DomainApiFault. */
+  domainApiFaults: number;
 }
 
 export interface VisitSimulatorOptions {
@@ -162,6 +192,12 @@ export class VisitSimulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private port: number | undefined;
   private counters = VisitSimulator.emptyStats();
+  /** Scripts of single sessions, by sid (see scripts.ts). */
+  private readonly sessionScripts = new Map<string, ScriptCursor>();
+  /** The script of every session without its own, and each session's place in it. */
+  private everySessionScript: ReturnType<typeof checkScript> | undefined;
+  private readonly everySessionCursors = new Map<string, ScriptCursor>();
+  private domainApiFault: { fault: DomainApiFault; left: number } | undefined;
 
   constructor(options: VisitSimulatorOptions) {
     this.world = options.world;
@@ -235,11 +271,55 @@ export class VisitSimulator {
       authFailures: { ...c.authFailures },
       okBySid: { ...c.okBySid },
       lastOkAtMsBySid: { ...c.lastOkAtMsBySid },
+      scripted: { ...c.scripted },
+      domainApiRequests: c.domainApiRequests,
+      domainApiFaults: c.domainApiFaults,
     };
   }
 
   resetStats(): void {
     this.counters = VisitSimulator.emptyStats();
+  }
+
+  /**
+   * Scripts what this session's requests are answered, one step after another (see scripts.ts); replaces any
+   * script the session had, and starts from its first step.
+   */
+  scriptSession(sid: string, steps: readonly ScriptStep[]): void {
+    this.sessionScripts.set(sid, new ScriptCursor(checkScript(steps)));
+  }
+
+  /**
+   * Scripts every session that has no script of its own (400/33 for every request, say). Each session goes
+   * through the steps on its own, from its first request after this call.
+   */
+  scriptEverySession(steps: readonly ScriptStep[]): void {
+    this.everySessionScript = checkScript(steps);
+    this.everySessionCursors.clear();
+  }
+
+  /** Back to the world's own answers for every session. */
+  clearScripts(): void {
+    this.sessionScripts.clear();
+    this.everySessionScript = undefined;
+    this.everySessionCursors.clear();
+  }
+
+  /** Makes the Domain API fail (see DomainApiFault); undefined ends the fault. */
+  setDomainApiFault(fault: DomainApiFault | undefined): void {
+    if (fault === undefined) {
+      this.domainApiFault = undefined;
+      return;
+    }
+    const times = fault.times ?? Infinity;
+    if (!(times >= 1)) throw new RangeError('DomainApiFault.times must be >= 1');
+    if (
+      fault.status !== undefined &&
+      !(Number.isInteger(fault.status) && fault.status >= 500 && fault.status <= 599)
+    ) {
+      throw new RangeError('DomainApiFault.status must be a 5xx status');
+    }
+    this.domainApiFault = { fault: { ...fault }, left: times };
   }
 
   /** Forgets seen nonces, as a restarted server would (lets a test replay a header on purpose). */
@@ -256,6 +336,9 @@ export class VisitSimulator {
       authFailures: {},
       okBySid: {},
       lastOkAtMsBySid: {},
+      scripted: {},
+      domainApiRequests: 0,
+      domainApiFaults: 0,
     };
   }
 
@@ -299,17 +382,44 @@ export class VisitSimulator {
       this.send(res, 405, '405', 'Method Not Allowed\n', 'text/plain', { Allow: 'GET' });
       return;
     }
-    if (domain !== null) this.handleDomain(res, accountId, second, query);
+    if (domain !== null) this.handleDomain(req, res, accountId, second, query);
     else this.handleVisit(req, res, rawUrl, accountId, second, query);
   }
 
-  /** Domain API: where the `smt` service (Visit Information) lives for an account. No OAuth, no faults. */
+  /**
+   * Domain API: where the `smt` service (Visit Information) lives for an account. No OAuth, none of the random
+   * faults: only the DomainApiFault a test sets.
+   */
   private handleDomain(
+    req: http.IncomingMessage,
     res: http.ServerResponse,
     accountId: string,
     service: string,
     query: URLSearchParams,
   ): void {
+    this.counters.domainApiRequests++;
+    if (this.domainApiFault !== undefined) {
+      const { fault } = this.domainApiFault;
+      if (--this.domainApiFault.left <= 0) this.domainApiFault = undefined;
+      this.counters.domainApiFaults++;
+      switch (fault.kind) {
+        case 'reset':
+          this.count('domain/reset');
+          req.socket.destroy();
+          return;
+        case 'server_error': {
+          const status = fault.status ?? 500;
+          this.sendJson(res, status, `domain/${status}`, {
+            time: this.wallClock.nowMs(),
+            message: status === 503 ? 'Service Unavailable' : 'Internal Server Error',
+          });
+          return;
+        }
+        case 'account_not_found':
+          this.sendError(res, 404, 6, 'Invalid account id');
+          return;
+      }
+    }
     if (query.get('version') !== '1.0') {
       this.sendError(res, 400, 33, 'version: must be 1.0');
       return;
@@ -421,6 +531,98 @@ export class VisitSimulator {
       this.send(res, 200, '200/malformed', body, 'application/json');
       return;
     }
+    const step = this.scriptStep(sid);
+    if (step !== undefined && step.kind !== 'live') {
+      this.answerScripted(req, res, step, result, sid, stateAtMs);
+      return;
+    }
+    this.answerLookup(res, result, sid, stateAtMs);
+  }
+
+  /** The script step that answers this request about `sid`, if a script covers it. */
+  private scriptStep(sid: string): ScriptStepOptions | undefined {
+    let cursor = this.sessionScripts.get(sid);
+    if (cursor === undefined && this.everySessionScript !== undefined) {
+      cursor = this.everySessionCursors.get(sid);
+      if (cursor === undefined) {
+        cursor = new ScriptCursor(this.everySessionScript);
+        this.everySessionCursors.set(sid, cursor);
+      }
+    }
+    if (cursor === undefined) return undefined;
+    const step = cursor.take();
+    this.counters.scripted[step.kind] = (this.counters.scripted[step.kind] ?? 0) + 1;
+    return step;
+  }
+
+  /** A scripted answer (every kind but `live`, which is the world's own answer). */
+  private answerScripted(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    step: ScriptStepOptions,
+    result: LookupResult,
+    sid: string,
+    stateAtMs: number,
+  ): void {
+    switch (step.kind) {
+      case 'live':
+        this.answerLookup(res, result, sid, stateAtMs);
+        return;
+      case 'empty':
+        this.send(res, 200, '200/empty', JSON.stringify(emptyAnswer()), 'application/json');
+        return;
+      case 'empty_no_app_sessions':
+        this.send(res, 200, '200/empty', JSON.stringify(noAppSessionsAnswer(sid)), 'application/json');
+        return;
+      case 'flat':
+      case 'oversized': {
+        // Shapes of the world's 200; a session the world no longer answers gets the world's error.
+        if (result.kind !== 'ok') {
+          this.answerLookup(res, result, sid, stateAtMs);
+          return;
+        }
+        const body =
+          step.kind === 'flat'
+            ? flatAnswer(result.state)
+            : oversizedAnswer(result.state, step.numericFields ?? OVERSIZED_EVENT_NUMERIC_FIELDS);
+        this.counters.okBySid[sid] = (this.counters.okBySid[sid] ?? 0) + 1;
+        this.counters.lastOkAtMsBySid[sid] = stateAtMs;
+        this.send(res, 200, `200/${step.kind}`, JSON.stringify(body), 'application/json');
+        return;
+      }
+      case 'bad_request_33':
+        this.sendError(res, 400, 33, 'Bad request');
+        return;
+      case 'invalid_visitor_37':
+        this.sendError(res, 404, 37, 'Invalid visitor id');
+        return;
+      case 'invalid_session_39':
+        this.sendError(res, 404, 39, 'Invalid session id');
+        return;
+      case 'expired_12':
+        this.sendError(res, 404, 12, 'Requested session not found');
+        return;
+      case 'server_error':
+        this.sendJson(res, 500, '500', { time: this.wallClock.nowMs(), message: 'Internal Server Error' });
+        return;
+      case 'throttle':
+        this.sendJson(
+          res,
+          429,
+          '429',
+          { time: this.wallClock.nowMs(), message: 'Too Many Requests' },
+          { 'Retry-After': String(step.retryAfterSec ?? 1) },
+        );
+        return;
+      case 'reset':
+        this.count('reset');
+        req.socket.destroy();
+        return;
+    }
+  }
+
+  /** The world's own answer about the session. */
+  private answerLookup(res: http.ServerResponse, result: LookupResult, sid: string, stateAtMs: number): void {
     switch (result.kind) {
       case 'ok':
         this.counters.okBySid[sid] = (this.counters.okBySid[sid] ?? 0) + 1;

@@ -26,6 +26,72 @@ describe('simulator process entry', () => {
     );
     expect(() => parseFlags(['--nope', '1'])).toThrow(/unknown flag/);
     expect(() => parseFlags(['--seed', 'x'])).toThrow(/number/);
+    expect(parseFlags(['--script', 'empty*3,live', '--domain-api-fault', 'reset'])).toEqual({
+      script: 'empty*3,live',
+      'domain-api-fault': 'reset',
+    });
+  });
+
+  it('scripts every session (--script) and fails the Domain API (--domain-api-fault)', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--require',
+        'tsx/cjs',
+        'lib/simulator/process.ts',
+        '--sessions',
+        '1',
+        '--early-end-probability',
+        '0',
+        '--script',
+        'empty,bad_request_33',
+        '--domain-api-fault',
+        'account_not_found',
+      ],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', () => reject(new Error('exited before listening')));
+      });
+      const ready = JSON.parse(line) as Ready;
+      const s = ready.sessions[0];
+      if (s === undefined) throw new Error('no session');
+      const url = `${ready.baseUrl}/api/account/${ready.accountId}/monitoring/visitors/${s.visitorId}/visits/current/state?v=1&sid=${s.sid}`;
+      const ask = () =>
+        fetch(url, { headers: { Authorization: signRequest('GET', url, DEFAULT_SIMULATOR_CREDENTIALS) } });
+      expect(await (await ask()).text()).toBe('{"appSessions":[]}');
+      const bad = await ask();
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { internalCode: number }).internalCode).toBe(33);
+      const lookup = await fetch(
+        `${ready.baseUrl}/api/account/${ready.accountId}/service/smt/baseURI.json?version=1.0`,
+      );
+      expect(lookup.status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it('exits 2 on a bad --script or --domain-api-fault', async () => {
+    for (const args of [
+      ['--script', 'emtpy'],
+      ['--domain-api-fault', 'down'],
+    ]) {
+      const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'lib/simulator/process.ts', ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/emtpy|down/);
+    }
   });
 
   it('prints one JSON line once listening, serves signed requests, and exits 0 on SIGTERM', async () => {
