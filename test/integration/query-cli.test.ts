@@ -120,6 +120,8 @@ describe('lpv query and lpv export over a capture table filled by the poller', (
       deadlineMs: info.startTimeMs + SESSION_MAX_AGE_MS,
       rowsStored: captured.get(info.sid)?.length ?? 0,
       eventsSeen: eventsSeen(info.sid),
+      // Every answer of these sessions was stored whole: no partial capture.
+      complete: true,
       ...fields,
     });
   }
@@ -309,7 +311,7 @@ describe('lpv query and lpv export over a capture table filled by the poller', (
         /^outcome\s+2024-03-10T17:00:00\.000Z\s+LOST\s+session expired before any capture/,
       );
       expect(withoutProgress(result.stderr)).toMatch(
-        /^1 row; the table shows 4 of 16 columns \(--format json or csv for all\)\n$/,
+        /^1 row; the table shows 4 of 17 columns \(--format json or csv for all\)\n$/,
       );
     });
 

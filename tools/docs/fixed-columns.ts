@@ -18,7 +18,7 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
       'Table partition key `S#<accountId>#<sid>`: one partition per session (storage; dropped from analyst output).',
   },
   sk: {
-    description: 'Sort key of the row within its session (storage; see lib/capture/rows.ts for the layouts).',
+    description: 'Sort key of the row within its session (storage; see lib/keys.ts for the layouts).',
   },
   gsi1pk: {
     description: 'byVisitor index partition `V#<accountId>#<visitorId>` (session and outcome rows).',
@@ -76,7 +76,17 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
   },
   truncatedColumns: {
     description:
-      'Comma-separated columns cut to fit DynamoDB’s 400 KB item limit (their values end with a marker). Only on truncated rows.',
+      'Comma-separated columns cut in place to fit DynamoDB’s 400 KB item limit (their values end with a marker). Only on rows fitted before overflowJson replaced in-place truncation.',
+    conditional: true,
+  },
+  overflowJson: {
+    description:
+      'Only on rows fitted to DynamoDB’s 400 KB item limit (lib/store/dynamo-capture-store.ts): the payload columns moved out of the row (the largest first; never keys, bookkeeping or capturedAtMs), as one canonical JSON object `{"column": value, …}`. Smallest entries go in whole while they fit; then the largest string left is cut and ends with `…[truncated by lp-visit-capture]`. Read with json_extract. Replaces in-place truncation (truncatedColumns) on rows written since.',
+    conditional: true,
+  },
+  overflowCut: {
+    description:
+      'Marker of a fitted row, JSON `{"cut","cutColumns","limitBytes","moved","pass","rowBytes"}`: columns moved into overflowJson, how many of them are not there whole (cut or lost), the first cut names in name order (at most 1 KB of names), the limit fitted to, pass 1 (or 2: refitted at half the limit after DynamoDB refused the row) and the row’s estimated size before.',
     conditional: true,
   },
   numbersAsText: {
@@ -99,6 +109,10 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
   },
   pollCount: { description: 'Answers received for the session (successful or not).' },
   successCount: { description: 'Successful polls (states stored).' },
+  complete: {
+    description:
+      'False for a partial capture: the last successful answer’s rows were not all stored (a row refused even after fitting, rows left unwritten, or the answer could not be flattened); its reason starts `partial:`. True otherwise.',
+  },
   startTimeMs: {
     description: 'Session start as the queue knew it (from the enqueuer, else the enqueue time), epoch ms.',
   },
