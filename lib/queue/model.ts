@@ -137,22 +137,25 @@ export interface ClaimRequest {
  * What a poll changes on its item (fields as on QueueItem; a poll always sets its outcome and time). A terminal
  * `state` removes it from the due index.
  */
+/**
+ * The fields an ack writes when given, beside the ones it always writes. One list for the type and for the
+ * store, so a field added here cannot be dropped on its way to the table (emptyCount and complete once were).
+ */
+export const ACK_OPTIONAL_FIELDS = [
+  'lastCapturedAtMs',
+  'reason',
+  'endedAtMs',
+  'rowDigests',
+  'lastBadBody',
+  'rowsStored',
+  'eventsSeen',
+  'emptyCount',
+  'complete',
+] as const satisfies readonly (keyof QueueItem)[];
+
 export type AckUpdate = Pick<
   QueueItem,
-  | 'state'
-  | 'nextPollAtMs'
-  | 'attempts'
-  | 'pollCount'
-  | 'successCount'
-  | 'emptyCount'
-  | 'complete'
-  | 'lastCapturedAtMs'
-  | 'reason'
-  | 'endedAtMs'
-  | 'rowDigests'
-  | 'lastBadBody'
-  | 'rowsStored'
-  | 'eventsSeen'
+  'state' | 'nextPollAtMs' | 'attempts' | 'pollCount' | 'successCount' | (typeof ACK_OPTIONAL_FIELDS)[number]
 > &
   Required<Pick<QueueItem, 'lastOutcome' | 'lastPolledAtMs'>>;
 

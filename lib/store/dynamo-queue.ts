@@ -18,13 +18,14 @@ import {
   queueKey,
   tickSummaryKey,
 } from '../keys';
-import type {
-  AckUpdate,
-  ClaimRequest,
-  EnqueueRequest,
-  EnqueueResult,
-  Queue,
-  QueueItem,
+import {
+  ACK_OPTIONAL_FIELDS,
+  type AckUpdate,
+  type ClaimRequest,
+  type EnqueueRequest,
+  type EnqueueResult,
+  type Queue,
+  type QueueItem,
 } from '../queue/model';
 import { MARSHALL_OPTIONS, UNMARSHALL_OPTIONS } from './dynamo';
 
@@ -217,17 +218,7 @@ export class DynamoQueue implements Queue {
       lastOutcome: update.lastOutcome,
       lastPolledAtMs: update.lastPolledAtMs,
     };
-    for (const key of [
-      'lastCapturedAtMs',
-      'reason',
-      'endedAtMs',
-      'rowDigests',
-      'lastBadBody',
-      'rowsStored',
-      'eventsSeen',
-      'emptyCount',
-      'complete',
-    ] as const) {
+    for (const key of ACK_OPTIONAL_FIELDS) {
       if (update[key] !== undefined) set[key] = update[key];
     }
     if (!terminal) {

@@ -1,5 +1,5 @@
 import { ManualClock, SESSION_MAX_AGE_MS } from '../../lib/clock';
-import type { QueueItem } from '../../lib/queue/model';
+import { ACK_OPTIONAL_FIELDS, type AckUpdate, type QueueItem } from '../../lib/queue/model';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import { DynamoQueue } from '../../lib/store/dynamo-queue';
 import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
@@ -128,6 +128,32 @@ describe.each(storageBackends())('on $name', ({ start }) => {
           lastPolledAtMs: now,
         }),
       ).toBe(false);
+    });
+
+    it('stores every field an ack is given (each of ACK_OPTIONAL_FIELDS)', async () => {
+      await queue.enqueue(ACCOUNT, [{ visitorId: 'v1', sid: 's1' }]);
+      const [item] = await due(clock.nowMs());
+      const claim = { owner: 'o', nowMs: clock.nowMs(), tickStartMs: clock.nowMs(), force: false };
+      const claimed = await queue.claim(item!, { ...claim, leaseUntilMs: clock.nowMs() + 1000 });
+      // A distinct value per field, of the field's own type.
+      const optional: Required<Pick<AckUpdate, (typeof ACK_OPTIONAL_FIELDS)[number]>> = {
+        lastCapturedAtMs: 11,
+        reason: 'partial: one row refused',
+        endedAtMs: 12,
+        rowDigests: 'digests',
+        lastBadBody: 'bad',
+        rowsStored: 13,
+        eventsSeen: 14,
+        emptyCount: 15,
+        complete: false,
+      };
+      expect(Object.keys(optional).sort()).toEqual([...ACK_OPTIONAL_FIELDS].sort());
+      const base = { attempts: 0, pollCount: 1, successCount: 1, lastOutcome: '200', lastPolledAtMs: 10 };
+      expect(await queue.ack(claimed!, 'o', { ...base, ...optional, state: 'CAPTURED' })).toBe(true);
+      const stored: QueueItem[] = [];
+      for await (const page of queue.list(ACCOUNT)) stored.push(...page);
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ ...optional, state: 'CAPTURED' });
     });
 
     it('never gives an item to a tick that started before the item was last claimed, even forced', async () => {
