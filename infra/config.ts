@@ -28,8 +28,9 @@ export interface DeploymentConfig {
   /** @default 512 */
   readonly pollerMemoryMiB: number;
   /**
-   * Lambda timeout of one tick. @default 45: the lease must outlast a tick (a claimed item may be worked on until
-   * its tick ends), and the lease itself must be short enough for the final window (lib/poll-timing.ts).
+   * Lambda timeout of one tick. @default 300: a tick that outlasts the schedule period overlaps the next ones, up
+   * to ceil(timeout / period) at once (maxOverlappingInvocations). Not bound by the lease: each claimed item's
+   * work ends within its own lease, whatever the tick's length (lib/poll-timing.ts, condition 2).
    */
   readonly pollerTimeoutSec: number;
   /** Reserved concurrency of the poller; new accounts cannot reserve any. @default - none (off) */
@@ -39,8 +40,9 @@ export interface DeploymentConfig {
   /** Re-poll interval of a live session (POLL_INTERVAL_SECONDS). @default 600 (10 min) */
   readonly pollIntervalSec: number;
   /**
-   * Lease of a claimed item (LEASE_SECONDS). @default 45: at least the poller timeout, at most the final window
-   * less two schedule periods and a request timeout (checked at synth, lib/poll-timing.ts).
+   * Lease of a claimed item (LEASE_SECONDS). @default 45: at least three request timeouts and 4 s (one item's
+   * wait, requests, rows and ack), at most the final window less two schedule periods and a request timeout
+   * (checked at synth, lib/poll-timing.ts).
    */
   readonly leaseSec: number;
   /**
@@ -97,7 +99,7 @@ export const CONTEXT_DEFAULTS = {
   domainApiUrl: undefined,
   pollSchedule: 'rate(1 minute)',
   pollerMemoryMiB: 512,
-  pollerTimeoutSec: 45,
+  pollerTimeoutSec: 300,
   pollerReservedConcurrency: undefined,
   pollConcurrency: 32,
   pollIntervalSec: 600,
@@ -144,7 +146,6 @@ const CONTEXT_TIMING_SETTING_NAMES: TimingSettingNames = {
   schedulePeriod: `${CONTEXT_PREFIX}pollSchedule`,
   requestTimeout: "the poller's request timeout",
   pollInterval: `${CONTEXT_PREFIX}pollIntervalSec`,
-  tickMax: `${CONTEXT_PREFIX}pollerTimeoutSec`,
 };
 
 type Lookup = (key: string) => unknown;
@@ -295,16 +296,16 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
     );
   }
   const pollIntervalSec = r.number('pollIntervalSec', 60, 3600);
-  // The lease, the schedule, the request timeout, the final window and the Lambda timeout must agree, or a
-  // crash at the final poll loses the session (the conditions: lib/poll-timing.ts). The Lambda runs with the
-  // default request timeout (the stack sets no LP_REQUEST_TIMEOUT_MS).
+  // The lease, the schedule, the request timeout and the final window must agree, or a crash at the final poll
+  // loses the session, or no claimed item has the time to be fetched (the conditions: lib/poll-timing.ts). The
+  // Lambda runs with the default request timeout (the stack sets no LP_REQUEST_TIMEOUT_MS). Its timeout is free:
+  // items are bounded by their own leases, not by the tick.
   const timingViolations = checkTimingRule(
     {
       leaseMs: leaseSec * 1000,
       schedulePeriodMs: pollPeriodMin * 60_000,
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       finalWindowMs: defaultPollPolicy(pollIntervalSec).finalWindowMs,
-      tickMaxMs: pollerTimeoutSec * 1000,
     },
     CONTEXT_TIMING_SETTING_NAMES,
   );

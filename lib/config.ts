@@ -37,7 +37,8 @@ export interface PollerSettings {
   /**
    * How long a claimed item stays leased to one poller; a dead poller's items are due again when it ends.
    * @default 45: short enough that a crash at the final poll still leaves a poll before the deadline, long
-   * enough for the default 45 s poller Lambda timeout (the conditions: lib/poll-timing.ts).
+   * enough for one item's wait for a fetch slot, its requests, rows and ack, which the poller bounds by the
+   * lease (the conditions: lib/poll-timing.ts). The tick may run longer: the lease does not bound it.
    */
   leaseSec: number;
   /** Seconds between two scheduled ticks; must match the poller's EventBridge rate. @default 60 */

@@ -42,7 +42,7 @@ export const TICK_COUNTER_METRIC = {
   rowsFitted: 'rows_fitted',
   /** Rows DynamoDB refused even after fitting: data not stored. */
   rowsRejected: 'rows_rejected',
-  /** Rows not written before the tick's deadline, or after retries ran out: data not stored (yet). */
+  /** Rows not written before the tick's or the item's deadline, or after retries ran out: data not stored (yet). */
   rowsUnwritten: 'rows_unwritten',
   /** Claims lost to another poller (or to an item polled since the tick started). */
   claimConflicts: 'claim_conflicts',

@@ -135,7 +135,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
       // loadPollerSettings): the rule keeps a poller that dies at the final poll from losing the session, but
       // the compressed clock turns each wall second into `speed` session seconds, so a lease that outlasts real
       // work (1,200 s at speed 600) can never fit the 3-minute final window (at most 50 s), and no poller dies
-      // here (one poller, ticks back to back).
+      // here (one poller, ticks back to back). The poller's item deadline (claim + lease − 2 s) reads the lease as
+      // wall time, as it is in a deployment, so here it lies far beyond each tick's 30 s budget, which bounds an
+      // item's work instead.
       leaseSec: Math.max(300, Math.ceil(options.speed * 2)),
       // One tick per simulated minute (the loop below).
       schedulePeriodSec: 60,

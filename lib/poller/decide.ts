@@ -150,7 +150,8 @@ export interface StopTick {
  * `v=1`, a rejected `filter`), which would fail every session alike. The poller holds the item (claimed, not
  * acked) until the tick's other work is done: if {@link BAD_REQUEST_33_STOP_SESSIONS} or more distinct sessions
  * answered 400/33 in the tick, the tick stops as for a 404/6 and every item is left as it was (see
- * {@link badRequest33Fault}); otherwise `end` is carried out (the session ends INVALID).
+ * {@link badRequest33Fault}); otherwise `end` is carried out (the session ends INVALID). An item whose lease is
+ * about to end first is released as it was (no ack of the poller starts after an item's deadline).
  */
 export interface HoldUntilTickEnds {
   kind: 'hold_until_tick_ends';

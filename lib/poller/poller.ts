@@ -11,6 +11,7 @@ import type { FetchOutcome } from '../liveperson/outcome';
 import { idRef, type Log } from '../log';
 import { FETCH_OUTCOMES, type FetchOutcomeMetric } from '../metrics';
 import type { AckUpdate, Queue, QueueItem } from '../queue/model';
+import { fetchReserveMs, ITEM_ACK_MARGIN_MS, REQUESTS_PER_POLL } from '../poll-timing';
 import type { CaptureStore, StoredRow, WriteStats } from '../store/capture-store';
 import { parseDigests, rowDigest, serializeDigestsCapped } from './digests';
 import {
@@ -47,6 +48,10 @@ export interface PollerOptions {
   accountId: string;
   concurrency: number;
   policy: PollPolicy;
+  /**
+   * How long a claim holds an item (session time, as every queue time). Each claimed item's own work is bounded
+   * by it: its item deadline is the claim's wall time + leaseMs − ITEM_ACK_MARGIN_MS (see Poller.handle).
+   */
   leaseMs: number;
   /** Due items read per query. @default 100 */
   pageSize?: number;
@@ -98,14 +103,19 @@ export interface TickSummary {
   rowsFitted: number;
   /** Rows DynamoDB refused even after fitting: their session's capture is partial. */
   rowsRejected: number;
-  /** Rows left unwritten (the tick's deadline passed, retries ran out): their session's capture is partial. */
+  /**
+   * Rows left unwritten (the write deadline passed: the tick's budget end or the item's own deadline; retries
+   * ran out): their session's capture is partial.
+   */
   rowsUnwritten: number;
   batchCalls: number;
   itemsClaimed: number;
   /** Claims lost to another poller (or to an item polled since this tick started). */
   claimConflicts: number;
-  /** Due items not handled this tick: budget ran out, or handed back on a fault. */
+  /** Due items not handled this tick: budget ran out, a lease ran short, or a fault (see itemsDeferredBy). */
   itemsDeferred: number;
+  /** itemsDeferred by reason (see DeferralReason). */
+  itemsDeferredBy: Record<DeferralReason, number>;
   /**
    * Polls that failed on our side (a claim, due-index query, write or ack error; the Domain API unavailable),
    * the item handed back with backoff for a later tick.
@@ -120,6 +130,14 @@ export interface TickSummary {
   unknownEventTypes: number;
   minTimeToDeadlineMs?: number;
 }
+
+/**
+ * Why a due item was left for a later tick. `budget`: the tick's time for starting fetches ran out (before its
+ * claim, or while it waited for a fetch slot). `lease`: claimed, but it reached its fetch slot too late for its
+ * requests to end within its own lease (handed back untouched), or, held for a 400/33, the tick had not settled
+ * it when its lease was about to end. `tick_stopped`: a configuration fault stopped the tick.
+ */
+export type DeferralReason = 'budget' | 'lease' | 'tick_stopped';
 
 function emptySummary(tickId: string, startedAtMs: number): TickSummary {
   return {
@@ -142,6 +160,7 @@ function emptySummary(tickId: string, startedAtMs: number): TickSummary {
     itemsClaimed: 0,
     claimConflicts: 0,
     itemsDeferred: 0,
+    itemsDeferredBy: { budget: 0, lease: 0, tick_stopped: 0 },
     itemErrors: 0,
     domainApiFailures: 0,
     badRequest33Sessions: 0,
@@ -190,13 +209,17 @@ export async function tickAndPublish(
 /** A claimed item reached a fetch slot after the tick's budget for starting fetches ended. */
 class BudgetSpent extends Error {}
 
+/** A claimed item reached a fetch slot too late for its requests to end before its item deadline. */
+class LeaseTooShortForFetch extends Error {}
+
 /** Items in flight per fetch slot (see tick). */
 export const ITEMS_PER_FETCH_SLOT = 2;
 
 /**
  * One tick: pages through every due item, claims each with a conditional update (so concurrent pollers never
  * fetch the same item), fetches (at most `concurrency` at once, p-limit), flattens, writes the new rows, records
- * the outcome.
+ * the outcome. Each claimed item's work is bounded by its own lease (its item deadline, see handle), never by the
+ * tick's length: ticks may run longer than a lease, and overlap.
  */
 export class Poller {
   private readonly wallClock: Clock;
@@ -258,6 +281,7 @@ export class Poller {
       budgetEndWallMs,
       badRequest33Sessions: new Set(),
       held: [],
+      heldReleases: [],
       refreshCredentialsOnce: () => {
         credentialsRefresh ??= this.deps.source.refreshCredentials();
         return credentialsRefresh;
@@ -312,6 +336,9 @@ export class Poller {
     } catch (error) {
       throw new TickFailedError(summary, { cause: error });
     } finally {
+      // A tick that failed before settling its held items: their lease timers must not outlive it (the items
+      // are due again when their leases end).
+      for (const entry of context.held) clearTimeout(entry.timer);
       summary.finishedAtMs = clock.nowMs();
       await queue.saveTickSummary(accountId, summary).catch((error: unknown) => {
         log.warn('could not save the tick summary', { tickId, error });
@@ -323,24 +350,64 @@ export class Poller {
 
   /**
    * The tick's 400/33 items, once its other work is done: left as they were when the tick stopped (3+ distinct
-   * sessions answered 400/33, or another configuration fault), ended INVALID otherwise.
+   * sessions answered 400/33, or another configuration fault), ended INVALID otherwise. An item whose lease was
+   * about to end before this was released at its item deadline (holdUntilSettled).
    */
   private async settleHeld(ctx: ItemContext): Promise<void> {
     const { summary, held } = ctx;
     await Promise.all(
-      held.map(async ({ item, end }) => {
+      held.map(async (entry) => {
+        clearTimeout(entry.timer);
+        if (entry.state !== 'held') return;
+        entry.state = 'settled';
+        const { item, end, deadlineMs } = entry;
         if (ctx.stop.signal.aborted) {
           await this.releaseQuietly(item, ctx);
           countDeferred(summary, 'tick_stopped');
           return;
         }
+        if (this.wallClock.nowMs() >= deadlineMs) {
+          // Its timer has not run yet (the event loop was busy): the same hand-back.
+          await this.releaseQuietly(item, ctx);
+          countDeferred(summary, 'lease');
+          return;
+        }
         try {
-          await this.endSession(item, end, ctx);
+          await this.endSession(item, end, ctx, deadlineMs);
         } catch (error) {
           await this.handBackAfterOurError(item, ctx, error);
         }
       }),
     );
+    await Promise.all(ctx.heldReleases);
+  }
+
+  /**
+   * Holds a 400/33 item until the tick settles it (settleHeld), but not past its item deadline: then it is
+   * released untouched (due again at its previous time) and counted deferred (`lease`), so that no ack of this
+   * tick lands after its lease, however long the tick runs.
+   */
+  private holdUntilSettled(item: QueueItem, end: End, deadlineMs: number, ctx: ItemContext): void {
+    const entry: HeldItem = { item, end, deadlineMs, state: 'held', timer: undefined };
+    entry.timer = setTimeout(
+      () => {
+        if (entry.state !== 'held') return;
+        entry.state = 'released';
+        ctx.heldReleases.push(
+          this.releaseQuietly(item, ctx).then(() => {
+            countDeferred(ctx.summary, 'lease');
+            this.deps.log.info('held 400/33 item released at its item deadline, before the tick settled it', {
+              tickId: ctx.tickId,
+              session: idRef(item.sid),
+            });
+          }),
+        );
+      },
+      Math.max(0, deadlineMs - this.wallClock.nowMs()),
+    );
+    // Never keeps a process alive: settleHeld, or the tick's end, clears it.
+    entry.timer.unref();
+    ctx.held.push(entry);
   }
 
   private async handle(item: QueueItem, ctx: ItemContext): Promise<void> {
@@ -351,6 +418,13 @@ export class Poller {
       return;
     }
     const nowMs = this.deps.clock.nowMs();
+    // The item's own deadline, read with nowMs (the lease ends at nowMs + leaseMs): its fetches, its row writes
+    // and the start of its ack all fall before it, ITEM_ACK_MARGIN_MS before the lease ends (the conditions:
+    // lib/poll-timing.ts).
+    // Wall clock, as the tick's budget: session time runs at wall speed wherever leases matter (the Lambda, the
+    // CLI); under `npm start`'s compressed clock a lease lasts leaseMs / speed of wall time, which lib/local/run.ts
+    // sizes for on its own.
+    const itemDeadlineMs = this.wallClock.nowMs() + this.options.leaseMs - ITEM_ACK_MARGIN_MS;
     let claimed: QueueItem | undefined;
     try {
       claimed = await this.deps.queue.claim(item, {
@@ -376,12 +450,20 @@ export class Poller {
     }
     summary.itemsClaimed++;
     try {
-      await this.poll(claimed, ctx);
+      await this.poll(claimed, ctx, itemDeadlineMs);
     } catch (error) {
-      if (error instanceof BudgetSpent) {
+      if (error instanceof BudgetSpent || error instanceof LeaseTooShortForFetch) {
         // Leave the item as it was: its lease goes, it is due again at its previous time.
         await this.releaseQuietly(claimed, ctx);
-        countDeferred(summary, 'budget');
+        if (error instanceof LeaseTooShortForFetch) {
+          countDeferred(summary, 'lease');
+          this.deps.log.info('claimed item handed back: its lease would end before its fetch could', {
+            tickId: ctx.tickId,
+            session: idRef(claimed.sid),
+          });
+        } else {
+          countDeferred(summary, 'budget');
+        }
         return;
       }
       if (error instanceof RequestCancelledError || ctx.stop.signal.aborted) {
@@ -428,8 +510,8 @@ export class Poller {
     await this.deps.queue.release(item, ctx.tickId).catch(() => undefined);
   }
 
-  /** One claimed item: fetch → decide → store → ack (handle claimed it). */
-  private async poll(claimed: QueueItem, ctx: ItemContext): Promise<void> {
+  /** One claimed item: fetch → decide → store → ack (handle claimed it), all before `itemDeadlineMs`. */
+  private async poll(claimed: QueueItem, ctx: ItemContext, itemDeadlineMs: number): Promise<void> {
     // The item as the fetch, the rows and the ack see it: a hand-edited one gets its missing counters as 0.
     const item = normalizeCounters(claimed);
     let decision: Decision = decide(
@@ -451,7 +533,10 @@ export class Poller {
           await ctx.refreshCredentialsOnce();
           afterCredentialRefresh = true;
         }
-        observation = { kind: 'fetched', outcome: await this.fetch(item, ctx), afterCredentialRefresh };
+        // The first fetch keeps time for every request of the poll; the refetch for a lookup and itself.
+        const requestsLeft = afterCredentialRefresh ? REQUESTS_PER_POLL - 1 : REQUESTS_PER_POLL;
+        const outcome = await this.fetch(item, ctx, itemDeadlineMs, requestsLeft);
+        observation = { kind: 'fetched', outcome, afterCredentialRefresh };
       } catch (error) {
         observation = lookupObservation(error);
       }
@@ -474,36 +559,55 @@ export class Poller {
           ctx.fault(fault);
           throw new RequestCancelledError('tick stopped');
         }
-        // Still claimed (its lease outlasts the tick): settleHeld ends it, or leaves it as it was.
-        ctx.held.push({ item, end: decision.end });
+        // Still claimed: settleHeld ends it, or leaves it as it was; released at its item deadline if sooner.
+        this.holdUntilSettled(item, decision.end, itemDeadlineMs, ctx);
         return;
       }
       case 'store_answer':
-        acked = await this.ack(item, ctx, await this.storeAnswer(item, decision, ctx));
+        acked = await this.ack(item, ctx, await this.storeAnswer(item, decision, ctx, itemDeadlineMs));
         break;
       case 'retry_later':
         acked = await this.ack(item, ctx, decision.ack);
         break;
       case 'end':
-        await this.endSession(item, decision, ctx);
+        await this.endSession(item, decision, ctx, itemDeadlineMs);
         return;
     }
     if (acked) countAcked(ctx.summary, decision.counts);
   }
 
   /** Ends a session: its outcome row first (so a crash in between only repeats it), then the final ack. */
-  private async endSession(item: QueueItem, end: End, ctx: ItemContext): Promise<void> {
-    if (end.writesOutcomeRow) await this.storeOutcomeRow(item, end.ack, ctx);
+  private async endSession(
+    item: QueueItem,
+    end: End,
+    ctx: ItemContext,
+    itemDeadlineMs: number,
+  ): Promise<void> {
+    if (end.writesOutcomeRow) await this.storeOutcomeRow(item, end.ack, ctx, itemDeadlineMs);
     if (await this.ack(item, ctx, end.ack)) countAcked(ctx.summary, end.counts);
   }
 
-  private fetch(item: QueueItem, ctx: ItemContext): Promise<FetchOutcome> {
+  /**
+   * One fetch, in a fetch slot. `requestsLeft`: the requests the poll may still make from here, each up to one
+   * request timeout; the fetch starts only if they and the row-write reserve fit before the item deadline.
+   */
+  private fetch(
+    item: QueueItem,
+    ctx: ItemContext,
+    itemDeadlineMs: number,
+    requestsLeft: number,
+  ): Promise<FetchOutcome> {
+    const latestStartMs = itemDeadlineMs - fetchReserveMs(requestsLeft, this.rules.requestTimeoutMs);
     return ctx.fetchLimit(async () => {
       // A claimed item may wait for a fetch slot: one that gets it after the budget's end hands its item
       // back, so the safety margin still only has to cover one fetch and its writes.
       if (this.wallClock.nowMs() >= ctx.claimUntilWallMs) throw new BudgetSpent();
+      // Likewise one that gets it too late for its own lease (checked before the rate wait, so as not to spend
+      // a token on it, and after, the last moment before the request).
+      if (this.wallClock.nowMs() > latestStartMs) throw new LeaseTooShortForFetch();
       await ctx.rateLimiter.take(ctx.stop.signal);
       if (ctx.stop.signal.aborted) throw new RequestCancelledError('tick stopped');
+      if (this.wallClock.nowMs() > latestStartMs) throw new LeaseTooShortForFetch();
       ctx.summary.fetchAttempts++;
       return this.deps.source.fetchState(item.visitorId, item.sid, { signal: ctx.stop.signal });
     });
@@ -514,7 +618,12 @@ export class Poller {
    * row was stored (rejected, unwritten, or the flatten failed), the item goes on as usual with
    * `complete: false`, and none of this answer's new rows counts as stored: the next poll writes them again.
    */
-  private async storeAnswer(item: QueueItem, decision: StoreAnswer, ctx: ItemContext): Promise<ActiveAck> {
+  private async storeAnswer(
+    item: QueueItem,
+    decision: StoreAnswer,
+    ctx: ItemContext,
+    itemDeadlineMs: number,
+  ): Promise<ActiveAck> {
     let flat: ReturnType<typeof flattenVisitState>;
     try {
       flat = flattenVisitState({
@@ -548,7 +657,9 @@ export class Poller {
       storedRow.capturedAtMs = decision.capturedAtMs;
       changed.push(storedRow);
     }
-    const stats = await this.deps.store.putRows(changed, { deadlineMs: ctx.budgetEndWallMs });
+    const stats = await this.deps.store.putRows(changed, {
+      deadlineMs: writeDeadlineMs(ctx, itemDeadlineMs),
+    });
     addWriteStats(ctx.summary, stats);
     ctx.summary.unknownEventTypes += flat.unknownEventTypes.reduce(
       (n, t) => n + (flat.eventsByType[t] ?? 0),
@@ -585,9 +696,14 @@ export class Poller {
    * An ended session's outcome row. Throws when it was not stored (the store's deadline passed): the end is
    * then not acked, and the item is handed back to be ended again.
    */
-  private async storeOutcomeRow(item: QueueItem, end: TerminalAck, ctx: ItemContext): Promise<void> {
+  private async storeOutcomeRow(
+    item: QueueItem,
+    end: TerminalAck,
+    ctx: ItemContext,
+    itemDeadlineMs: number,
+  ): Promise<void> {
     const stats = await this.deps.store.putRows([buildOutcomeRow(item, end)], {
-      deadlineMs: ctx.budgetEndWallMs,
+      deadlineMs: writeDeadlineMs(ctx, itemDeadlineMs),
     });
     addWriteStats(ctx.summary, stats);
     if (!storedCompletely(stats)) throw new Error('outcome row not stored');
@@ -622,9 +738,29 @@ interface ItemContext {
   /** Sessions (visitor and sid) that answered 400/33 in this tick. */
   badRequest33Sessions: Set<string>;
   /** Items that answered 400/33, claimed and not acked until the tick's other work is done. */
-  held: Array<{ item: QueueItem; end: End }>;
+  held: HeldItem[];
+  /** Releases of held items whose item deadline came before the tick settled them (settleHeld awaits them). */
+  heldReleases: Array<Promise<void>>;
   refreshCredentialsOnce(): Promise<void>;
   fault(reason: string): void;
+}
+
+/** A 400/33 item held until the tick settles it, or released at its item deadline, whichever comes first. */
+interface HeldItem {
+  item: QueueItem;
+  end: End;
+  /** The item deadline, wall clock (Poller.handle). */
+  deadlineMs: number;
+  state: 'held' | 'settled' | 'released';
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * An item's row writes stop at the tick's budget end or at its own item deadline, whichever comes first: no
+ * BatchWrite retry loop outlives the invocation or the item's lease.
+ */
+function writeDeadlineMs(ctx: ItemContext, itemDeadlineMs: number): number {
+  return Math.min(ctx.budgetEndWallMs, itemDeadlineMs);
 }
 
 /**
@@ -650,8 +786,9 @@ function lookupObservation(error: unknown): Observation {
  * A due item this tick leaves for a later one (never claimed, or claimed and handed back). Running out of budget
  * also says why the tick stopped, unless a configuration fault already did.
  */
-function countDeferred(summary: TickSummary, cause: 'budget' | 'tick_stopped'): void {
+function countDeferred(summary: TickSummary, cause: DeferralReason): void {
   summary.itemsDeferred++;
+  summary.itemsDeferredBy[cause]++;
   if (cause === 'budget' && summary.stoppedBy === 'done') summary.stoppedBy = 'budget';
 }
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   CONTEXT_DEFAULTS,
   livePersonRequestBoundPerSec,
@@ -21,7 +23,7 @@ describe('deployment configuration (cdk context)', () => {
       pollSchedule: 'rate(1 minute)',
       pollPeriodMin: 1,
       pollerMemoryMiB: 512,
-      pollerTimeoutSec: 45,
+      pollerTimeoutSec: 300,
       pollConcurrency: 32,
       pollIntervalSec: 600,
       leaseSec: 45,
@@ -81,34 +83,43 @@ describe('deployment configuration (cdk context)', () => {
   const FINAL_POLL =
     /^cdk context "lpv:leaseSec", "lpv:pollSchedule", "lpv:pollIntervalSec": the final window \(\d+ s, from lpv:pollIntervalSec\) must be at least /;
   it.each([
-    // The defaults before issue 13 (what cdk.json shipped): a crash at the final poll lost the last poll.
-    [{ 'lpv:leaseSec': 300, 'lpv:pollerTimeoutSec': 300 }, FINAL_POLL],
-    [
-      { 'lpv:leaseSec': 300, 'lpv:pollerTimeoutSec': 300 },
-      /leaves the item due again only at deadline \+ 180 s/,
-    ],
-    [{ 'lpv:leaseSec': 51, 'lpv:pollerTimeoutSec': 45 }, /lpv:leaseSec may be at most 50 s$/],
+    // The lease default before issue 13: a crash at the final poll lost the last poll.
+    [{ 'lpv:leaseSec': 300 }, FINAL_POLL],
+    [{ 'lpv:leaseSec': 300 }, /leaves the item due again only at deadline \+ 180 s/],
+    [{ 'lpv:leaseSec': 51 }, /lpv:leaseSec may be at most 50 s$/],
     [{ 'lpv:pollIntervalSec': 300 }, FINAL_POLL],
     [{ 'lpv:pollSchedule': 'rate(2 minutes)' }, FINAL_POLL],
     [{ 'lpv:pollSchedule': 'rate(5 minutes)' }, /no lease fits/],
+    // Too short for one item's wait, requests, rows and ack: every claimed item would be handed back.
     [
-      { 'lpv:pollerTimeoutSec': 300 },
-      /^cdk context "lpv:leaseSec", "lpv:pollerTimeoutSec": lpv:leaseSec \(45 s\) must be at least lpv:pollerTimeoutSec \(300 s\)/,
-    ],
-    [
-      { 'lpv:leaseSec': 30, 'lpv:pollerTimeoutSec': 40 },
-      /lpv:leaseSec \(30 s\) must be at least lpv:pollerTimeoutSec/,
+      { 'lpv:leaseSec': 33 },
+      /^cdk context "lpv:leaseSec": lpv:leaseSec \(33 s\) must be at least 3 × the poller's request timeout \(10 s\) \+ 4 s = 34 s/,
     ],
   ])('fails synthesis on timing settings that break the final-poll rule: %j', (context, message) => {
     expect(() => load(context)).toThrow(message);
   });
 
   it.each([
-    [{ 'lpv:leaseSec': 50, 'lpv:pollerTimeoutSec': 50 }],
-    [{ 'lpv:leaseSec': 30, 'lpv:pollerTimeoutSec': 30, 'lpv:pollIntervalSec': 320 }],
+    [{ 'lpv:leaseSec': 50 }],
+    [{ 'lpv:leaseSec': 34, 'lpv:pollIntervalSec': 328 }],
     [{ 'lpv:pollIntervalSec': 3600 }],
+    // The Lambda timeout is free of the lease (each item's work is bounded by its own lease): the default 300 s,
+    // the most Lambda allows, or shorter than the lease.
+    [{ 'lpv:leaseSec': 34, 'lpv:pollerTimeoutSec': 900 }],
+    [{ 'lpv:leaseSec': 50, 'lpv:pollerTimeoutSec': 30 }],
   ])('accepts timing settings that meet it: %j', (context) => {
     expect(() => load(context)).not.toThrow();
+  });
+
+  it('loads what cdk.json ships: the 300 s poller timeout with the 45 s lease', () => {
+    const shipped = (
+      JSON.parse(readFileSync(path.join(__dirname, '../../cdk.json'), 'utf8')) as {
+        context: Record<string, unknown>;
+      }
+    ).context;
+    const config = loadDeploymentConfig((key) => shipped[key], Object.keys(shipped));
+    expect(config).toMatchObject({ pollerTimeoutSec: 300, leaseSec: 45 });
+    expect(livePersonRequestBoundPerSec(config)).toBe(50);
   });
 
   it('accepts a complete secret ARN as well as a name', () => {
@@ -117,16 +128,15 @@ describe('deployment configuration (cdk context)', () => {
   });
 
   it('bounds LivePerson load by cap x overlapping invocations, reserved concurrency capping the overlap', () => {
-    // The defaults: a 45 s timeout, a tick a minute: one invocation at a time.
-    expect(maxOverlappingInvocations(load({}))).toBe(1);
-    expect(livePersonRequestBoundPerSec(load({}))).toBe(10);
+    // The defaults: a 300 s timeout, a tick a minute: up to 5 invocations at once, 10 requests/s each.
+    expect(maxOverlappingInvocations(load({}))).toBe(5);
+    expect(livePersonRequestBoundPerSec(load({}))).toBe(50);
     expect(livePersonRequestBoundPerSec(load({ 'lpv:maxRequestsPerSecond': 0 }))).toBeUndefined();
-    // The arithmetic for longer ticks (the timing rule rejects a timeout past the lease at synth, so these
-    // configurations are built directly): 300 s, a tick a minute: up to 5 at once.
-    const longTicks = { ...load({}), pollerTimeoutSec: 300 };
-    expect(maxOverlappingInvocations(longTicks)).toBe(5);
-    expect(livePersonRequestBoundPerSec(longTicks)).toBe(50);
-    expect(livePersonRequestBoundPerSec({ ...longTicks, pollerReservedConcurrency: 2 })).toBe(20);
-    expect(maxOverlappingInvocations({ ...longTicks, pollPeriodMin: 5 })).toBe(1);
+    expect(livePersonRequestBoundPerSec(load({ 'lpv:pollerReservedConcurrency': 2 }))).toBe(20);
+    // A timeout within the period: one at a time.
+    expect(maxOverlappingInvocations(load({ 'lpv:pollerTimeoutSec': 45 }))).toBe(1);
+    expect(livePersonRequestBoundPerSec(load({ 'lpv:pollerTimeoutSec': 45 }))).toBe(10);
+    // A longer period (built directly: no lease fits the final window with a 5-minute schedule).
+    expect(maxOverlappingInvocations({ ...load({}), pollPeriodMin: 5 })).toBe(1);
   });
 });

@@ -105,6 +105,9 @@ describe('poller', () => {
         Timeout: config.pollerTimeoutSec,
       }),
     );
+    // The default timeout, 300 s, free of the 45 s lease: ticks may overlap (lib/poll-timing.ts).
+    expect(config.pollerTimeoutSec).toBe(300);
+    expect(fn.properties.Timeout).toBe(300);
     expect(fn.properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
@@ -201,19 +204,23 @@ describe('poller', () => {
     expect(bySid(statementsOfRole(t, roleId), 'LivePersonCredentials').Resource).toBe(arn);
   });
 
+  it('states the LivePerson request bound it was built with: 10/s x 5 overlapping invocations by default', () => {
+    template.hasOutput('LivePersonRequestBound', { Value: '50 requests/s (10/s x 5 invocations)' });
+  });
+
   it('takes reserved concurrency, schedule, memory, timeout and LivePerson URLs from the context', () => {
-    // Settings that pass the timing rule (lib/poll-timing.ts): a lease at least the tick's timeout.
+    // Settings that pass the timing rule (lib/poll-timing.ts); the timeout is not bound by the lease.
     const { template: t, config: c } = synthesize({
       'lpv:pollerReservedConcurrency': 2,
       'lpv:pollSchedule': 'rate(1 minute)',
       'lpv:pollerMemoryMiB': 1024,
-      'lpv:pollerTimeoutSec': 40,
+      'lpv:pollerTimeoutSec': 600,
       'lpv:leaseSec': 40,
       'lpv:baseUrl': 'https://lo.v.liveperson.net',
     });
     const f = resource(t, 'AWS::Lambda::Function', 'PollerFunction');
     expect(f.properties).toEqual(
-      expect.objectContaining({ ReservedConcurrentExecutions: 2, MemorySize: 1024, Timeout: 40 }),
+      expect.objectContaining({ ReservedConcurrentExecutions: 2, MemorySize: 1024, Timeout: 600 }),
     );
     const variables = (f.properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(variables.LP_BASE_URL).toBe('https://lo.v.liveperson.net');

@@ -188,8 +188,9 @@ describe('lpv end to end (separate processes, dynalite, simulator)', () => {
     );
     sim.simulator.setFaults({ ...NO_FAULTS, latencyMs: 400 });
     sim.simulator.resetStats();
-    // A 2 s lease passes the timing check (lib/poll-timing.ts) only with requests bounded well below it.
-    const tickEnv = { ...env, POLL_CONCURRENCY: '4', LEASE_SECONDS: '2', LP_REQUEST_TIMEOUT_MS: '650' };
+    // A 6 s lease passes the timing check (lib/poll-timing.ts) only with requests bounded well below it:
+    // 3 × 0.65 s + 4 s ≤ 6 s (one item's wait for a fetch slot, requests, rows and ack within its lease).
+    const tickEnv = { ...env, POLL_CONCURRENCY: '4', LEASE_SECONDS: '6', LP_REQUEST_TIMEOUT_MS: '650' };
     const victim = spawnLpv(['poll'], tickEnv);
     // Kill it once it is mid-flight: some items acked, some leased with requests outstanding.
     while (sim.simulator.stats().requests < 10) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -201,7 +202,7 @@ describe('lpv end to end (separate processes, dynalite, simulator)', () => {
     expect(untouchedOrLeased.length).toBeGreaterThan(0);
 
     sim.simulator.setFaults({ ...NO_FAULTS });
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await new Promise((resolve) => setTimeout(resolve, 6100));
     const rerun = await runLpv(['poll'], tickEnv);
     expect(rerun.code).toBe(0);
     const items = await queueItems();

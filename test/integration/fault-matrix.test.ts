@@ -12,11 +12,12 @@
  * Time: the CLI runs on the wall clock, so the sessions are made to be near their six-hour deadline (their
  * start enqueued as deadline − 6 h), and the timing settings are compressed to seconds while meeting the
  * timing rule of lib/poll-timing.ts: poll interval 28 s (final window 14 s), schedule period 3 s, request
- * timeout 2 s, lease 6 s (14 ≥ 6 + 2 × 3 + 2, and 6 ≥ 3 × 2). The schedule here starts a tick every 2 s (within
- * one schedule period even counting the CLI's start-up). Four groups run at once, each with its own tables and
- * simulator: the scenarios that stop whole ticks (400/33 from every session, the Domain API) or kill one (the
- * crash) cannot share a tick with the others. The whole file runs in about 35 s on dynalite
- * (FAULT_MATRIX_BACKEND=dynamodb-local: against DynamoDB Local instead).
+ * timeout 1 s, lease 7 s (14 ≥ 7 + 2 × 3 + 1, and 7 ≥ 3 × 1 + 4: one item's wait for a fetch slot, requests,
+ * rows and ack). The schedule here starts a tick every 2 s (within one schedule period even counting the CLI's
+ * start-up). Four groups run at once, each with its own tables and simulator: the scenarios that stop whole
+ * ticks (400/33 from every session, the Domain API) or kill one (the crash) cannot share a tick with the others.
+ * The whole file runs in about 35 s on dynalite (FAULT_MATRIX_BACKEND=dynamodb-local: against DynamoDB Local
+ * instead).
  *
  * docs/reliability.md lists each fault, its expected outcome, and the test here that proves it.
  */
@@ -44,12 +45,12 @@ import { startSimulator, TEST_ACCOUNT, type SimulatorFixture } from '../support/
 
 jest.setTimeout(120_000);
 
-/** The compressed timing (see the header): final window 14 s, retry-safe deadline D − (3 s + 2 s). */
+/** The compressed timing (see the header): final window 14 s, retry-safe deadline D − (3 s + 1 s). */
 const TIMING_ENV = {
   POLL_INTERVAL_SECONDS: '28',
   SCHEDULE_PERIOD_SECONDS: '3',
-  LP_REQUEST_TIMEOUT_MS: '2000',
-  LEASE_SECONDS: '6',
+  LP_REQUEST_TIMEOUT_MS: '1000',
+  LEASE_SECONDS: '7',
 };
 const FINAL_WINDOW_MS = 14_000;
 /** How often the schedule here starts a tick (under SCHEDULE_PERIOD_SECONDS: the CLI takes ~0.5 s to start). */

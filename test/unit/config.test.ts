@@ -76,12 +76,14 @@ describe('configuration', () => {
     [{ LP_REQUEST_TIMEOUT_MS: '16000' }, FINAL_POLL],
     [
       { LP_REQUEST_TIMEOUT_MS: '16000' },
-      /; LEASE_SECONDS \(45 s\) must be at least 3 × LP_REQUEST_TIMEOUT_MS/,
+      /; LEASE_SECONDS \(45 s\) must be at least 3 × LP_REQUEST_TIMEOUT_MS \(16 s\) \+ 4 s = 52 s: /,
     ],
     [
       { LEASE_SECONDS: '20' },
       /^LEASE_SECONDS, LP_REQUEST_TIMEOUT_MS: LEASE_SECONDS \(20 s\) must be at least 3 × /,
     ],
+    // One item's work within its lease: three request timeouts, a second to wait, a second for rows, 2 s to ack.
+    [{ LEASE_SECONDS: '33' }, /LEASE_SECONDS \(33 s\) must be at least .* = 34 s/],
   ])('rejects timing settings that break the final-poll rule: %j', (env, message) => {
     expect(() => loadPollerSettings(env)).toThrow(ConfigError);
     expect(() => loadPollerSettings(env)).toThrow(message);
@@ -90,7 +92,8 @@ describe('configuration', () => {
   it.each([
     [{ LEASE_SECONDS: '50' }, 50],
     [{ LEASE_SECONDS: '100', SCHEDULE_PERIOD_SECONDS: '30' }, 100],
-    [{ LEASE_SECONDS: '30', POLL_INTERVAL_SECONDS: '320' }, 30],
+    [{ LEASE_SECONDS: '34', POLL_INTERVAL_SECONDS: '328' }, 34],
+    [{ LEASE_SECONDS: '10', LP_REQUEST_TIMEOUT_MS: '2000' }, 10],
     [{ LEASE_SECONDS: '50', LP_REQUEST_TIMEOUT_MS: '5000', SCHEDULE_PERIOD_SECONDS: '62' }, 50],
   ])('accepts timing settings that meet it: %j', (env, leaseSec) => {
     expect(loadPollerSettings(env).leaseSec).toBe(leaseSec);

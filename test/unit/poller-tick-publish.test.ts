@@ -35,6 +35,7 @@ function summaryOf(okFetches: number): TickSummary {
     itemsClaimed: okFetches,
     claimConflicts: 0,
     itemsDeferred: 0,
+    itemsDeferredBy: { budget: 0, lease: 0, tick_stopped: 0 },
     itemErrors: 0,
     domainApiFailures: 0,
     badRequest33Sessions: 0,

@@ -1,6 +1,11 @@
 import {
   checkTimingRule,
+  fetchReserveMs,
   finalWindowMsFor,
+  ITEM_ACK_MARGIN_MS,
+  ITEM_FETCH_WAIT_MS,
+  minimumLeaseMs,
+  REQUESTS_PER_POLL,
   retrySafeDeadlineMs,
   type TimingCondition,
   type TimingSettings,
@@ -15,14 +20,12 @@ function timing(seconds: {
   interval: number;
   schedule?: number;
   requestTimeout?: number;
-  tickMax?: number;
 }): TimingSettings {
   return {
     leaseMs: seconds.lease * S,
     schedulePeriodMs: (seconds.schedule ?? 60) * S,
     requestTimeoutMs: (seconds.requestTimeout ?? 10) * S,
     finalWindowMs: defaultPollPolicy(seconds.interval).finalWindowMs,
-    ...(seconds.tickMax !== undefined ? { tickMaxMs: seconds.tickMax * S } : {}),
   };
 }
 
@@ -30,7 +33,7 @@ function conditions(settings: TimingSettings): TimingCondition[] {
   return checkTimingRule(settings).map((v) => v.condition);
 }
 
-describe('timing rule: lease, schedule period, request timeout, final window, tick length', () => {
+describe('timing rule: lease, schedule period, request timeout, final window', () => {
   it.each<[string, TimingSettings, TimingCondition[]]>([
     // The defaults before issue 13: a crash at the final poll left the item due 3 min after its deadline.
     [
@@ -38,18 +41,10 @@ describe('timing rule: lease, schedule period, request timeout, final window, ti
       timing({ lease: 300, interval: 600 }),
       ['final_poll_recoverable'],
     ],
-    [
-      'old deployment defaults (lease 300 s, Lambda timeout 300 s)',
-      timing({ lease: 300, interval: 600, tickMax: 300 }),
-      ['final_poll_recoverable'],
-    ],
-    ['new defaults (lease 45 s, Lambda timeout 45 s)', timing({ lease: 45, interval: 600, tickMax: 45 }), []],
-    [
-      'new CLI and Lambda-environment defaults (tick length unknown)',
-      timing({ lease: 45, interval: 600 }),
-      [],
-    ],
-    ['lease at the bound: 180 = 50 + 2 × 60 + 10', timing({ lease: 50, interval: 600, tickMax: 50 }), []],
+    // The Lambda timeout is no setting of the rule: a 300 s tick with a 45 s lease is fine (each item's work is
+    // bounded by its own lease).
+    ['new defaults (lease 45 s)', timing({ lease: 45, interval: 600 }), []],
+    ['lease at the upper bound: 180 = 50 + 2 × 60 + 10', timing({ lease: 50, interval: 600 }), []],
     ['lease one second past it', timing({ lease: 51, interval: 600 }), ['final_poll_recoverable']],
     [
       'a short interval shrinks the final window (150 s)',
@@ -72,16 +67,23 @@ describe('timing rule: lease, schedule period, request timeout, final window, ti
       timing({ lease: 50, interval: 600, requestTimeout: 11 }),
       ['final_poll_recoverable'],
     ],
+    ['lease at the lower bound: 34 = 3 × 10 + 1 + 1 + 2', timing({ lease: 34, interval: 600 }), []],
+    ['lease one second under it', timing({ lease: 33, interval: 600 }), ['lease_outlasts_item']],
+    ['lease shorter than three requests', timing({ lease: 25, interval: 600 }), ['lease_outlasts_item']],
     [
-      'lease shorter than the Lambda timeout',
-      timing({ lease: 45, interval: 600, tickMax: 300 }),
-      ['lease_outlasts_tick'],
+      'a short request timeout lowers the bound: 3 × 2 + 4 = 10',
+      timing({ lease: 10, interval: 600, requestTimeout: 2 }),
+      [],
     ],
-    ['lease shorter than three requests', timing({ lease: 25, interval: 600 }), ['lease_outlasts_requests']],
     [
-      'everything wrong at once',
-      timing({ lease: 20, interval: 120, requestTimeout: 10, tickMax: 900 }),
-      ['final_poll_recoverable', 'lease_outlasts_tick', 'lease_outlasts_requests'],
+      'a long request timeout leaves no lease: 3 × 16 + 4 = 52 > 180 − 120 − 16 = 44',
+      timing({ lease: 45, interval: 600, requestTimeout: 16 }),
+      ['final_poll_recoverable', 'lease_outlasts_item'],
+    ],
+    [
+      'both wrong at once',
+      timing({ lease: 20, interval: 120, requestTimeout: 10 }),
+      ['final_poll_recoverable', 'lease_outlasts_item'],
     ],
   ])('%s', (_case, settings, expected) => {
     expect(conditions(settings)).toEqual(expected);
@@ -105,16 +107,43 @@ describe('timing rule: lease, schedule period, request timeout, final window, ti
     expect(noRoom?.message).toMatch(
       /no lease fits: the final window would have to exceed 2 × SCHEDULE_PERIOD_SECONDS \+ LP_REQUEST_TIMEOUT_MS \(250 s\)$/,
     );
+    const [item] = checkTimingRule(timing({ lease: 30, interval: 600 }));
+    expect(item?.settings).toEqual(['LEASE_SECONDS', 'LP_REQUEST_TIMEOUT_MS']);
+    expect(item?.message).toBe(
+      'LEASE_SECONDS (30 s) must be at least 3 × LP_REQUEST_TIMEOUT_MS (10 s) + 4 s = 34 s: a claimed item must ' +
+        'be able to wait for a fetch slot, make its requests (a Domain API lookup, the fetch, a refetch after a ' +
+        'credential refresh, each up to one request timeout), write its rows and ack within its lease, or the ' +
+        'poller hands it back unfetched',
+    );
     const names = {
       lease: 'lpv:leaseSec',
       schedulePeriod: 'lpv:pollSchedule',
       requestTimeout: 'the request timeout',
       pollInterval: 'lpv:pollIntervalSec',
-      tickMax: 'lpv:pollerTimeoutSec',
     };
-    const [tick] = checkTimingRule(timing({ lease: 45, interval: 600, tickMax: 300 }), names);
-    expect(tick?.settings).toEqual(['lpv:leaseSec', 'lpv:pollerTimeoutSec']);
-    expect(tick?.message).toMatch(/^lpv:leaseSec \(45 s\) must be at least lpv:pollerTimeoutSec \(300 s\): /);
+    const [named] = checkTimingRule(timing({ lease: 30, interval: 600 }), names);
+    expect(named?.settings).toEqual(['lpv:leaseSec', 'the request timeout']);
+    expect(named?.message).toMatch(
+      /^lpv:leaseSec \(30 s\) must be at least 3 × the request timeout \(10 s\) \+ 4 s = 34 s: /,
+    );
+  });
+
+  it('asks of the lease what the poller needs of one item: a first fetch that starts at least Q after the claim', () => {
+    // The poller's check (lib/poller/poller.ts fetch): a first fetch starts only if fetchReserveMs(3, T) is left
+    // before the item deadline, claim + L − A. At the least lease, an item may wait exactly Q for its slot.
+    for (const requestTimeoutSec of [0.65, 1, 2, 10, 15]) {
+      const T = requestTimeoutSec * S;
+      const L = minimumLeaseMs(T);
+      const latestFirstFetchAfterClaimMs = L - ITEM_ACK_MARGIN_MS - fetchReserveMs(REQUESTS_PER_POLL, T);
+      expect([requestTimeoutSec, latestFirstFetchAfterClaimMs]).toEqual([
+        requestTimeoutSec,
+        ITEM_FETCH_WAIT_MS,
+      ]);
+      const settings = { leaseMs: L, schedulePeriodMs: 60 * S, requestTimeoutMs: T, finalWindowMs: 180 * S };
+      expect(conditions(settings)).not.toContain('lease_outlasts_item');
+      expect(conditions({ ...settings, leaseMs: L - 1 })).toContain('lease_outlasts_item');
+    }
+    expect(minimumLeaseMs(10 * S)).toBe(34 * S);
   });
 
   it('agrees with the rule as the issue states it, over a grid of settings and crash times', () => {
@@ -167,7 +196,7 @@ describe('timing rule: lease, schedule period, request timeout, final window, ti
     expect(() => checkTimingRule({ ...timing({ lease: 45, interval: 600 }), leaseMs: bad })).toThrow(
       RangeError,
     );
-    expect(() => checkTimingRule({ ...timing({ lease: 45, interval: 600 }), tickMaxMs: bad })).toThrow(
+    expect(() => checkTimingRule({ ...timing({ lease: 45, interval: 600 }), requestTimeoutMs: bad })).toThrow(
       RangeError,
     );
   });
