@@ -3,6 +3,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { systemClock } from '../lib/clock';
 import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../lib/config';
 import { publishTickMetrics } from '../lib/metrics';
+import { loadPrivacyPolicy } from '../lib/privacy/config';
 import { tickAndPublish, type TickSummary } from '../lib/poller/poller';
 import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../lib/wiring';
 import { POLLER_SERVICE_NAME } from './commons/constants';
@@ -23,6 +24,8 @@ const poller = createPoller(livePerson.accountId, loadPollerSettings(process.env
   source,
   clock: systemClock,
   log,
+  // The hash key's Secrets Manager secret is still to come (docs/privacy.md): until then LPV_HASH_KEY, if set.
+  privacy: loadPrivacyPolicy(process.env, (message) => log.warn(message)),
 });
 
 /** getRemainingTimeInMillis can read near zero just before the kill: keep this much back. */

@@ -7,6 +7,10 @@
  * Queue table, one item per (accountId, visitorId, sid):
  *   pk       = `${accountId}#${visitorId}#${sid}`          ('#' cannot occur in a valid id)
  *              `TICK#${accountId}`                         the account's last tick summary
+ *              `AUDIT#${accountId}#erasure#${requestId}`   the audit item of one erasure (`lpv forget`)
+ *            Parts: a queue item's key has 3, a tick summary's 2, an audit item's 4, so none can be another's.
+ *            An erased item keeps its key (a tombstone: state ERASED, expiresAtSec, nothing else); a visitor's
+ *            items are the keys beginning with `${accountId}#${visitorId}#` (queueVisitorKeyPrefix).
  *   GSI due: dueShard = `${accountId}#${0..QUEUE_DUE_SHARDS-1}` (S), nextPollAtMs (N)
  *            sparse: only ACTIVE items carry dueShard, so the index holds exactly the work left to do,
  *            spread over shards so that no single partition takes every poller's reads.
@@ -114,6 +118,19 @@ export function queueKey(accountId: string, visitorId: string, sid: string): str
 /** The queue item holding an account's last tick summary (no valid id holds '#', so no item's key is it). */
 export function tickSummaryKey(accountId: string): string {
   return `TICK#${accountId}`;
+}
+
+/** What the keys of every queue item of one visitor begin with (and no other visitor's: ids hold no '#'). */
+export function queueVisitorKeyPrefix(accountId: string, visitorId: string): string {
+  return `${accountId}#${visitorId}#`;
+}
+
+/**
+ * The queue-table item auditing one erasure (`lpv forget`). Four '#'-separated parts, where a queue item's key
+ * has three and a tick summary's two: no valid ids make it another item's key. `requestId` must hold no '#'.
+ */
+export function erasureAuditKey(accountId: string, requestId: string): string {
+  return `AUDIT#${accountId}#erasure#${requestId}`;
 }
 
 /** Partition `shard` (in [0, QUEUE_DUE_SHARDS)) of an account's due index. */

@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { newFlattenPlans } from './capture/flatten';
 import type { Clock } from './clock';
 import {
   DEFAULT_SCHEDULE_PERIOD_SEC,
@@ -17,7 +18,8 @@ import {
 } from './liveperson/credentials';
 import { createAgents, type HttpAgents } from './liveperson/http';
 import type { Log } from './log';
-import { Poller } from './poller/poller';
+import { Poller, type PollerDeps } from './poller/poller';
+import type { PrivacyPolicy } from './privacy/policy';
 import { defaultPollPolicy } from './poller/policy';
 import { CAPTURE_KEY_ATTRIBUTES } from './keys';
 import { createDocumentClient } from './store/dynamo';
@@ -86,30 +88,37 @@ export function createStorage(
 
 /**
  * The poller, timed as deployed: retries are scheduled for the next tick (`schedulePeriodSec`, the default when a
- * caller's settings predate it) and allow for one request of the client's timeout.
+ * caller's settings predate it) and allow for one request of the client's timeout. Its answers are flattened
+ * under `privacy` (the entry point's lib/privacy/config.ts policy), through flatten plans of its own.
  */
 export function createPoller(
   accountId: string,
   settings: Omit<PollerSettings, 'schedulePeriodSec'> & { schedulePeriodSec?: number },
-  deps: { storage: Storage; source: VisitInformationClient; clock: Clock; log: Log; wallClock?: Clock },
+  deps: {
+    storage: Storage;
+    source: VisitInformationClient;
+    clock: Clock;
+    log: Log;
+    wallClock?: Clock;
+    privacy: PrivacyPolicy;
+  },
 ): Poller {
-  return new Poller(
-    {
-      queue: deps.storage.queue,
-      store: deps.storage.store,
-      source: deps.source,
-      clock: deps.clock,
-      log: deps.log,
-      ...(deps.wallClock ? { wallClock: deps.wallClock } : {}),
-    },
-    {
-      accountId,
-      concurrency: settings.concurrency,
-      policy: defaultPollPolicy(settings.pollIntervalSec),
-      leaseMs: settings.leaseSec * 1000,
-      maxRequestsPerSec: settings.maxRequestsPerSec,
-      schedulePeriodMs: (settings.schedulePeriodSec ?? DEFAULT_SCHEDULE_PERIOD_SEC) * 1000,
-      requestTimeoutMs: deps.source.requestTimeoutMs,
-    },
-  );
+  const pollerDeps: PollerDeps = {
+    queue: deps.storage.queue,
+    store: deps.storage.store,
+    source: deps.source,
+    clock: deps.clock,
+    log: deps.log,
+    ...(deps.wallClock ? { wallClock: deps.wallClock } : {}),
+    flattenPlans: newFlattenPlans({ privacy: deps.privacy }),
+  };
+  return new Poller(pollerDeps, {
+    accountId,
+    concurrency: settings.concurrency,
+    policy: defaultPollPolicy(settings.pollIntervalSec),
+    leaseMs: settings.leaseSec * 1000,
+    maxRequestsPerSec: settings.maxRequestsPerSec,
+    schedulePeriodMs: (settings.schedulePeriodSec ?? DEFAULT_SCHEDULE_PERIOD_SEC) * 1000,
+    requestTimeoutMs: deps.source.requestTimeoutMs,
+  });
 }

@@ -18,6 +18,7 @@ import { silentLog } from '../lib/log';
 import { DEFAULT_SIMULATOR_CREDENTIALS, Random, SimulatedWorld, VisitSimulator } from '../lib/simulator';
 import { createDocumentClient, ensureTables } from '../lib/store/dynamo';
 import { createPoller, createStorage, createVisitClient } from '../lib/wiring';
+import { createPrivacyPolicy } from '../lib/privacy/policy';
 import { StaticCredentialsProvider } from '../lib/liveperson/credentials';
 
 const ACCOUNT = '12345678';
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   const poller = createPoller(
     ACCOUNT,
     { concurrency: 32, pollIntervalSec: 600, leaseSec: 300, maxRequestsPerSec: 0 },
-    { storage, source, clock, log: silentLog },
+    { storage, source, clock, log: silentLog, privacy: createPrivacyPolicy() },
   );
 
   const rng = new Random(seed + 1);

@@ -19,6 +19,10 @@
  * `_malformed` whose payload is the whole element (no unwrapping, no promotion); it is counted in
  * eventsByType['_malformed'] but not listed in unknownEventTypes. Duplicate session/page/engagement sort keys
  * in one answer (e.g. the same page twice) get `#DUP1`, `#DUP2`, ... so no row overwrites another.
+ *
+ * Personal data: the privacy policy (lib/privacy) of the flatten plans applies to every value at its source
+ * path, wherever it lands (scalar columns, inside JSON columns, eventItem rows, our `ip` column), decided once
+ * per plan: see `newFlattenPlans`. Keys and payload hashes are computed over the raw answer, before the policy.
  */
 import { isJsonObject } from '../canonical';
 import { assertValidId } from '../ids';
@@ -34,6 +38,14 @@ import {
   sessionSk,
 } from '../keys';
 import { KNOWN_EVENT_TYPES, type Json, type JsonObject, type VisitState } from '../liveperson/types';
+import { classifyPath, OUR_IP_COLUMN, type PrivacyCategory, type PrivacyMode } from '../privacy/categories';
+import {
+  columnTreatment,
+  createPrivacyPolicy,
+  modeAtPath,
+  type ColumnTreatment,
+  type PrivacyPolicy,
+} from '../privacy/policy';
 import { applyPromotions, nullProtoRecord, PROMOTIONS, type FlatColumn, type PromotedValues } from './naming';
 import {
   buildRow,
@@ -91,14 +103,22 @@ const ROW_ARRAY_PATHS = { pages: ['pages'], engagements: ['engagements'], events
 /** The ids every row carries, right after its rowType. */
 const IDENTITY = ['accountId', 'visitorId', 'sid', 'appSessionId'] as const;
 const SESSION_COLUMNS: RowLayout['ourColumns'] = ['rowType', ...IDENTITY, 'visitId', 'ip'];
-/** A session whose start dates it: listed in byStartDay (gsi3) too. */
-const DATED_SESSION_LAYOUT: RowLayout = {
-  keyColumns: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk'],
-  ourColumns: SESSION_COLUMNS,
+/** Session rows when the policy drops IP addresses: no `ip` column. */
+const SESSION_COLUMNS_WITHOUT_IP: RowLayout['ourColumns'] = ['rowType', ...IDENTITY, 'visitId'];
+const DATED_SESSION_KEYS: RowLayout['keyColumns'] = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk'];
+const UNDATED_SESSION_KEYS: RowLayout['keyColumns'] = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
+/** Session layouts: `dated`, a session whose start dates it, is listed in byStartDay (gsi3) too. */
+interface SessionLayouts {
+  readonly dated: RowLayout;
+  readonly undated: RowLayout;
+}
+const SESSION_LAYOUTS: SessionLayouts = {
+  dated: { keyColumns: DATED_SESSION_KEYS, ourColumns: SESSION_COLUMNS },
+  undated: { keyColumns: UNDATED_SESSION_KEYS, ourColumns: SESSION_COLUMNS },
 };
-const UNDATED_SESSION_LAYOUT: RowLayout = {
-  keyColumns: ['pk', 'sk', 'gsi1pk', 'gsi1sk'],
-  ourColumns: SESSION_COLUMNS,
+const SESSION_LAYOUTS_WITHOUT_IP: SessionLayouts = {
+  dated: { keyColumns: DATED_SESSION_KEYS, ourColumns: SESSION_COLUMNS_WITHOUT_IP },
+  undated: { keyColumns: UNDATED_SESSION_KEYS, ourColumns: SESSION_COLUMNS_WITHOUT_IP },
 };
 const PAGE_LAYOUT: RowLayout = { keyColumns: ['pk', 'sk'], ourColumns: ['rowType', ...IDENTITY, 'pageId'] };
 const ENGAGEMENT_LAYOUT: RowLayout = {
@@ -138,6 +158,11 @@ export interface ColumnFact {
   readonly name: string;
   readonly sourcePath: readonly string[];
   readonly encoding: 'scalar' | 'json';
+  /**
+   * The value's personal-data category (by its source path) and what the plans' policy does to it. A dropped
+   * column is reported too, though no row has it. A JSON column is also treated inside, key by key.
+   */
+  readonly privacy?: { readonly category: PrivacyCategory; readonly mode: PrivacyMode };
 }
 
 /** Receives the facts of every column of every plan made (see `newFlattenPlans`). */
@@ -151,9 +176,15 @@ interface ItemContext {
 
 /**
  * Flatten plans of each kind of row (see plans.ts): kept per container, since the same shapes come back in
- * every answer. Bounded; they never change a row, only how fast it is made.
+ * every answer. Bounded; caching never changes a row, only how fast it is made. They are made under one privacy
+ * policy, which they apply (a column's treatment is decided with its plan): plans and policy go together.
  */
 export interface FlattenPlans {
+  /** The privacy policy every plan applies (decided per column when the plan is made). */
+  readonly privacy: PrivacyPolicy;
+  /** The policy's treatment of our `ip` column (the network category). */
+  readonly ip: ColumnTreatment;
+  readonly sessionLayouts: SessionLayouts;
   readonly session: PlanCache;
   readonly page: PlanCache;
   readonly engagement: PlanCache;
@@ -167,86 +198,102 @@ export interface FlattenPlans {
 const SESSION_PATH = ['appSessions[]'];
 const EVENTS_PATH = [...SESSION_PATH, 'events[]'];
 
-/**
- * New, empty plans. `onColumn`, when given, hears every column of every plan made, with its source path: give
- * it fresh plans to hear every column of an answer (a cached plan is not made again). Without it, nothing is
- * spent on it.
- */
-export function newFlattenPlans(onColumn?: ColumnListener): FlattenPlans {
-  const report =
-    onColumn === undefined
-      ? undefined
-      : (
-          flat: { columns: readonly FlatColumn[] },
-          fact: (leaf: FlatColumn) => Omit<ColumnFact, 'name' | 'encoding'>,
-        ): void => {
-          for (const c of flat.columns) onColumn({ ...fact(c), name: c.name, encoding: c.encoding });
-        };
-  if (report === undefined) {
-    return {
-      session: new PlanCache(),
-      page: new PlanCache(),
-      engagement: new PlanCache(),
-      event: new PlanCache({ objectArrays: 'children', canonical: true }),
-      malformedEvent: new PlanCache({ objectArrays: 'children' }),
-      eventItem: new PlanCache(),
-    };
-  }
+export interface FlattenPlanOptions {
+  /**
+   * The privacy policy applied to every value (lib/privacy/policy.ts). Entry points pass the one of their
+   * configuration (lib/privacy/config.ts). @default the default modes without a hash key: the hashed
+   * categories dropped (createPrivacyPolicy())
+   */
+  readonly privacy?: PrivacyPolicy;
+  /**
+   * Hears every column of every plan made, with its source path and treatment: give it fresh plans to hear every
+   * column of an answer (a cached plan is not made again). Without it, nothing is spent on it.
+   */
+  readonly onColumn?: ColumnListener;
+}
+
+/** Where a column of each kind of row comes from, as a ColumnFact says it (see `newFlattenPlans`). */
+type FactOf<Context> = (column: FlatColumn, context: Context) => Omit<ColumnFact, 'name' | 'encoding'>;
+
+/** New, empty plans under a privacy policy (see FlattenPlanOptions). */
+export function newFlattenPlans(options: FlattenPlanOptions = {}): FlattenPlans {
+  const privacy = options.privacy ?? createPrivacyPolicy();
+  const { onColumn } = options;
+  const cache = <Context>(
+    factOf: FactOf<Context>,
+    base: { objectArrays?: 'children'; canonical?: true } = {},
+  ): PlanCache<Context> =>
+    new PlanCache<Context>({
+      ...base,
+      ...(privacy.treatsAnything
+        ? {
+            treatment: (c: FlatColumn, context: Context) =>
+              columnTreatment(privacy, factOf(c, context).sourcePath, c.encoding),
+          }
+        : {}),
+      ...(onColumn !== undefined
+        ? {
+            listener: (flat: { columns: readonly FlatColumn[] }, context: Context) => {
+              for (const c of flat.columns) {
+                const fact = factOf(c, context);
+                const category = classifyPath(fact.sourcePath);
+                onColumn({
+                  ...fact,
+                  name: c.name,
+                  encoding: c.encoding,
+                  ...(category !== undefined
+                    ? { privacy: { category, mode: modeAtPath(privacy, fact.sourcePath) } }
+                    : {}),
+                });
+              }
+            },
+          }
+        : {}),
+    });
+  const ip = columnTreatment(privacy, [OUR_IP_COLUMN], 'scalar');
   return {
-    session: new PlanCache({
-      listener: (flat) =>
-        report(flat, (c) => ({
-          rowType: 'session',
-          // The visit source's paths start with its prefix 'visit': those fields are the answer's own.
-          sourcePath:
-            c.source === 1 ? c.sourcePath.slice(VISIT_PREFIX.length) : [...SESSION_PATH, ...c.sourcePath],
-        })),
-    }),
-    page: new PlanCache({
-      listener: (flat) =>
-        report(flat, (c) => ({ rowType: 'page', sourcePath: [...SESSION_PATH, 'pages[]', ...c.sourcePath] })),
-    }),
-    engagement: new PlanCache({
-      listener: (flat) =>
-        report(flat, (c) => ({
-          rowType: 'engagement',
-          sourcePath: [...SESSION_PATH, 'engagements[]', ...c.sourcePath],
-        })),
-    }),
-    event: new PlanCache<string>({
-      objectArrays: 'children',
-      canonical: true,
-      listener: (flat, eventType) =>
-        report(flat, (c) => ({
-          rowType: 'event',
-          eventType,
-          sourcePath: [...EVENTS_PATH, eventType, ...c.sourcePath],
-        })),
-    }),
-    malformedEvent: new PlanCache({
-      objectArrays: 'children',
-      listener: (flat) =>
-        report(flat, (c) => ({
-          rowType: 'event',
-          eventType: MALFORMED_EVENT_TYPE,
-          sourcePath: [...EVENTS_PATH, ...c.sourcePath],
-        })),
-    }),
-    eventItem: new PlanCache<ItemContext>({
-      listener: (flat, { eventType, child }) =>
-        report(flat, (c) => ({
-          rowType: 'eventItem',
-          eventType,
-          childPath: child.name,
-          sourcePath: [
-            ...EVENTS_PATH,
-            eventType,
-            ...child.sourcePath.slice(0, -1),
-            `${child.sourcePath[child.sourcePath.length - 1] ?? ''}[]`,
-            ...c.sourcePath,
-          ],
-        })),
-    }),
+    privacy,
+    ip,
+    sessionLayouts: ip === 'drop' ? SESSION_LAYOUTS_WITHOUT_IP : SESSION_LAYOUTS,
+    session: cache((c) => ({
+      rowType: 'session',
+      // The visit source's paths start with its prefix 'visit': those fields are the answer's own.
+      sourcePath:
+        c.source === 1 ? c.sourcePath.slice(VISIT_PREFIX.length) : [...SESSION_PATH, ...c.sourcePath],
+    })),
+    page: cache((c) => ({ rowType: 'page', sourcePath: [...SESSION_PATH, 'pages[]', ...c.sourcePath] })),
+    engagement: cache((c) => ({
+      rowType: 'engagement',
+      sourcePath: [...SESSION_PATH, 'engagements[]', ...c.sourcePath],
+    })),
+    event: cache<string>(
+      (c, eventType) => ({
+        rowType: 'event',
+        eventType,
+        sourcePath: [...EVENTS_PATH, eventType, ...c.sourcePath],
+      }),
+      { objectArrays: 'children', canonical: true },
+    ),
+    malformedEvent: cache(
+      (c) => ({
+        rowType: 'event',
+        eventType: MALFORMED_EVENT_TYPE,
+        sourcePath: [...EVENTS_PATH, ...c.sourcePath],
+      }),
+      { objectArrays: 'children' },
+    ),
+    eventItem: cache<ItemContext>((c, { eventType, child }) => ({
+      rowType: 'eventItem',
+      eventType,
+      childPath: child.name,
+      sourcePath: [
+        ...EVENTS_PATH,
+        eventType,
+        ...child.sourcePath.slice(0, -1),
+        `${child.sourcePath[child.sourcePath.length - 1] ?? ''}[]`,
+        ...c.sourcePath,
+      ],
+    })),
   };
 }
 
@@ -285,7 +332,10 @@ function parseEvent(element: Json | undefined): ParsedEvent {
   return { malformed: true, eventType: MALFORMED_EVENT_TYPE, body: asObject(element), hashed };
 }
 
-/** `plans`: the flatten plans to use and fill (default: the module's own, shared by every call). */
+/**
+ * `plans`: the flatten plans to use and fill, and with them the privacy policy applied (default: the module's
+ * own, shared by every call, under the default policy without a hash key: see FlattenPlanOptions).
+ */
 export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sharedPlans): FlattenResult {
   const { accountId, visitorId, sid } = input;
   // Ids become key parts unencoded: validating them here keeps '#' (the key separator) out.
@@ -337,8 +387,12 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
     const { gsi1pk, gsi1sk, gsi3pk, gsi3sk } = sessionKeys;
     const dated = gsi3pk !== undefined && gsi3sk !== undefined;
     const fixed: Scalar[] = dated ? [pk, sk, gsi1pk, gsi1sk, gsi3pk, gsi3sk] : [pk, sk, gsi1pk, gsi1sk];
-    fixed.push(ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId, ip);
-    const layout = dated ? DATED_SESSION_LAYOUT : UNDATED_SESSION_LAYOUT;
+    fixed.push(ROW_TYPES.session, accountId, visitorId, sid, appSessionId, visitId);
+    // Our ip column is the network category, as ipv4 and lpv4 are (dropped: the layout has no ip).
+    const ipTreatment = plans.ip;
+    if (ipTreatment === undefined) fixed.push(ip);
+    else if (ipTreatment !== 'drop') fixed.push(ipTreatment(ip));
+    const layout = dated ? plans.sessionLayouts.dated : plans.sessionLayouts.undated;
     rows.push(rowOf(flat, layout, fixed));
     counts.session += 1;
 
@@ -392,8 +446,8 @@ export function flattenVisitState(input: FlattenInput, plans: FlattenPlans = sha
       const flat = parsed.malformed
         ? plans.malformedEvent.flatten('', [{ value: body, omit: NO_OMIT }], undefined)
         : plans.event.flatten(eventType, [{ value: body, omit: ev.omit, rootName: eventType }], eventType);
-      // The event's identity hashes the raw body as it came (not its columns): a new naming rule or schema
-      // version never gives a live session's events new keys.
+      // The event's identity hashes the raw body as it came (not its columns): a new naming rule, schema
+      // version, privacy mode or hash key never gives a live session's events new keys.
       const payloadHash = parsed.malformed
         ? payloadHashOf(parsed.hashed)
         : payloadHashOfCanonical(canonicalJsonOf(flat));

@@ -11,10 +11,15 @@
  * which column and which arrays become child rows. The cache is the simplest that pays: one map from a shape's
  * signature (a string that spells the shape) to its plan, emptied when full. Objects too large for a signature
  * worth keeping are flattened by the naming rule directly, with the same result.
+ *
+ * The privacy policy (lib/privacy) is decided here too, once per column of a plan, from the column's source
+ * path (`PlanCacheOptions.treatment`): a dropped column is left out of the plan, a treated one keeps its
+ * treatment beside it, a kept one costs one array lookup per row.
  * test/unit/capture-flatten-plans.test.ts holds the flattener to the plain one (test/support/flatten-oracle.ts).
  */
 import type { Json, JsonObject } from '../liveperson/types';
 import { canonicalJson, scalarJson } from '../canonical';
+import type { ColumnTreatment, ValueTreatment } from '../privacy/policy';
 import {
   flattenSources,
   areIdKeys,
@@ -72,6 +77,8 @@ export class Plan {
     readonly columnNodes: readonly number[],
     /** Per column: whether its value is canonical JSON text (rule 6) rather than a scalar. */
     readonly columnIsJson: readonly boolean[],
+    /** Per column: the privacy policy's treatment of its value (undefined: stored as it is). */
+    readonly columnTreatments: readonly (ValueTreatment | undefined)[],
     readonly childArrays: readonly PlannedChildArray[],
     /** How to write the first source's canonical JSON (caches made with `canonical: true`). */
     readonly canonical: CanonicalProgram | undefined,
@@ -113,6 +120,12 @@ export interface PlanCacheOptions<Context> {
   /** Plans also know how to write the first source's canonical JSON (`canonicalJsonOf`): event hashes. */
   readonly canonical?: boolean;
   readonly listener?: PlanListener<Context>;
+  /**
+   * The privacy policy's treatment of each column (lib/privacy/policy.ts `columnTreatment`), asked once per
+   * column of each plan made: 'drop' leaves the column out of the plan (and of every row of its shape).
+   * @default every column kept
+   */
+  readonly treatment?: (column: FlatColumn, context: Context) => ColumnTreatment;
 }
 
 /**
@@ -193,10 +206,15 @@ export class PlanCache<Context = undefined> {
     const node = (leaf: FlatColumn | FlatPlan['childArrays'][number]): number =>
       nodeOf(leaf.source, leaf.sourcePath.slice(sources[leaf.source]?.prefix?.length ?? 0));
     const first = sources[0];
+    const { treatment } = this.options;
+    // Names are resolved among all columns first (naming.ts, rule 5): a dropped column never renames another.
+    const treatments = flat.columns.map((c) => (treatment === undefined ? undefined : treatment(c, context)));
+    const kept = flat.columns.filter((_, i) => treatments[i] !== 'drop');
     return new Plan(
-      flat.columns.map((c) => c.name),
-      flat.columns.map(node),
-      flat.columns.map((c) => c.encoding === 'json'),
+      kept.map((c) => c.name),
+      kept.map(node),
+      kept.map((c) => c.encoding === 'json'),
+      treatments.filter((t): t is ValueTreatment | undefined => t !== 'drop'),
       flat.childArrays.map((c) => ({ name: c.name, sourcePath: c.sourcePath, node: node(c) })),
       this.options.canonical === true && first !== undefined
         ? canonicalProgram(first.value, this.children, (path) => nodeOf(0, path))
@@ -208,11 +226,13 @@ export class PlanCache<Context = undefined> {
 const NO_CHILD_ITEMS: Flattened['childItems'] = Object.freeze([]);
 
 function flattenedBy(plan: Plan, value: JsonObject, nodes: readonly (Json | undefined)[]): Flattened {
-  const { columnNodes, columnIsJson } = plan;
+  const { columnNodes, columnIsJson, columnTreatments } = plan;
   const values = new Array<Scalar>(columnNodes.length);
   for (let i = 0; i < columnNodes.length; i += 1) {
     const node = nodes[columnNodes[i] as number] as Json;
-    values[i] = columnIsJson[i] === true ? canonicalJson(node) : scalarValue(node as Scalar);
+    const treat = columnTreatments[i];
+    if (treat !== undefined) values[i] = treat(node);
+    else values[i] = columnIsJson[i] === true ? canonicalJson(node) : scalarValue(node as Scalar);
   }
   const childItems =
     plan.childArrays.length === 0
@@ -223,7 +243,8 @@ function flattenedBy(plan: Plan, value: JsonObject, nodes: readonly (Json | unde
 
 /**
  * `canonicalJson(flat.value)`: written by the plan's program when it has one (only the values are encoded, the
- * rest is copied), else by `canonicalJson`.
+ * rest is copied), else by `canonicalJson`. Always the RAW object (its nodes, never the treated column values):
+ * event identity does not depend on the privacy policy.
  */
 export function canonicalJsonOf(flat: Flattened): string {
   const program = flat.plan.canonical;

@@ -10,10 +10,14 @@ import type { CliIo } from './io';
 /** The arguments after the command's words, as node:util parseArgs left them. */
 export type ParsedArgs = { values: Record<string, string | boolean | undefined>; positionals: string[] };
 
-/** What `main` takes from its caller rather than the process: the clock (tests pass their own), a log. */
+/**
+ * What `main` takes from its caller rather than the process: the clock (tests pass their own), a log, and how
+ * to wait (`lpv forget` waits a lease; tests pass their own). @default sleep: a timer
+ */
 export interface CliDeps {
   clock: Clock;
   log?: Log;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export type CommandOptions = NonNullable<ParseArgsConfig['options']>;

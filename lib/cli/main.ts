@@ -7,9 +7,11 @@ import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynalite';
 import { JsonLineLog, type Log } from '../log';
 import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type QueueItem } from '../queue/model';
 import { ensureTables } from '../store/dynamo';
+import { loadPrivacyPolicy } from '../privacy/config';
 import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../wiring';
 import { HELP_OPTION, type CliDeps, type Command, type ParsedArgs } from './command';
 import { EXPORT_COMMAND } from './export-command';
+import { FORGET_COMMAND } from './forget-command';
 import { columnsOf, parseFormat, render } from './format';
 import { EXIT, processIo, UsageError, type CliIo } from './io';
 import { QUERY_COMMANDS } from './query-commands';
@@ -44,7 +46,8 @@ const enqueue: Command = {
     'lpv enqueue < pairs.ndjson\n\n' +
     'With no --visitor/--sid, reads NDJSON lines {"visitorId","sid","startTime"?} from stdin (startTime in\n' +
     'epoch ms). Bad lines are reported on stderr with their line number; good lines are still enqueued;\n' +
-    'exit 2 if any line was bad. Enqueueing a pair twice keeps one item.',
+    'exit 2 if any line was bad. Enqueueing a pair twice keeps one item. A pair of an erased visitor\n' +
+    '(lpv forget) is refused: counted as such, not an error.',
   options: {
     ...HELP_OPTION,
     visitor: { type: 'string' },
@@ -96,7 +99,12 @@ const enqueue: Command = {
     }
     const results = await storage.queue.enqueue(accountId, requests);
     const created = results.filter((r) => r.status === 'created').length;
-    io.stderr.write(`enqueued ${created} new, ${results.length - created} already queued, ${bad} rejected\n`);
+    const refused = results.filter((r) => r.status === 'refused').length;
+    io.stderr.write(
+      `enqueued ${created} new, ${results.length - created - refused} already queued, ${bad} rejected` +
+        (refused > 0 ? `, ${refused} refused (visitor erased: lpv forget)` : '') +
+        '\n',
+    );
     return bad > 0 ? EXIT.usage : EXIT.ok;
   },
 };
@@ -121,8 +129,9 @@ const poll: Command = {
     }
     const livePerson = loadLivePersonSettings(io.env);
     const pollerSettings = loadPollerSettings(io.env);
-    const storage = createStorage(loadStorageSettings(io.env), deps.clock);
     const log = logFor(io, deps);
+    const privacy = loadPrivacyPolicy(io.env, (message) => log.warn(message));
+    const storage = createStorage(loadStorageSettings(io.env), deps.clock);
     const source = createVisitClient(livePerson, {
       clock: deps.clock,
       credentials: createCredentialsProvider(livePerson),
@@ -132,6 +141,7 @@ const poll: Command = {
       source,
       clock: deps.clock,
       log,
+      privacy,
     });
     const summary = await poller.tick({
       budgetMs,
@@ -250,6 +260,7 @@ export const COMMANDS: readonly Command[] = [
   status,
   ...QUERY_COMMANDS,
   EXPORT_COMMAND,
+  FORGET_COMMAND,
 ];
 
 function mainUsage(): string {

@@ -2,6 +2,9 @@ import { parseArgs } from 'node:util';
 import { HOUR_MS, MINUTE_MS } from '../clock';
 import { JsonLineLog } from '../log';
 import { LOCAL_ACCOUNT_ID, runLocal, type LocalRunProgress, type LocalRunReport } from '../local/run';
+import { ConfigError } from '../errors';
+import { loadPrivacyPolicy } from '../privacy/config';
+import type { PrivacyPolicy } from '../privacy/policy';
 import { EXIT } from './io';
 
 const USAGE = `npm start [-- options]   (or: npx tsx lib/cli/start.ts [options])
@@ -17,6 +20,9 @@ Options:
                  LPV_LOCAL_DATA=DIR npx lpv query sessions --from <date> --to <date>
   --json         print the final report as JSON on stdout
   -h, --help     this text
+
+Personal data is stored under the privacy policy of the environment (docs/privacy.md): LPV_PRIVACY_<CATEGORY>,
+LPV_HASH_KEY (without it, the categories hashed by default are dropped, and a warning says so).
 
 Exit 0 when the run completed (whatever it measured), 1 when the pipeline itself broke, 2 on bad usage.`;
 
@@ -117,6 +123,14 @@ export async function startMain(argv: string[]): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n\nUsage: ${USAGE}\n`);
     return EXIT.usage;
   }
+  let privacy: PrivacyPolicy;
+  try {
+    privacy = loadPrivacyPolicy(process.env, (message) => process.stderr.write(`privacy: ${message}\n`));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`npm start: configuration error: ${error.message}\n`);
+    return EXIT.usage;
+  }
   const isTty = Boolean(process.stderr.isTTY);
   process.stderr.write(
     `starting dynalite, the LivePerson simulator (${visitors} visitors, seed ${seed}) and the poller at ${speed}x...\n`,
@@ -126,6 +140,7 @@ export async function startMain(argv: string[]): Promise<number> {
     visitors,
     seed,
     ...(typeof values.data === 'string' ? { dataDir: values.data } : {}),
+    privacy,
     log: new JsonLineLog((line) => process.stderr.write(line), 'error'),
     onProgress: (p) => process.stderr.write(isTty ? `\r${progressLine(p)}\u001b[K` : `${progressLine(p)}\n`),
   });

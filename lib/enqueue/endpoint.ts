@@ -21,8 +21,14 @@ export interface HttpResponse {
 /** One entry per submitted item, in order. Ids are never echoed: `index` is the item's position. */
 export interface ItemResult {
   index: number;
-  /** created: newly queued; exists: already queued (harmless duplicate); rejected: invalid, not queued. */
-  status: 'created' | 'exists' | 'rejected';
+  /**
+   * created: newly queued; exists: already queued (harmless duplicate); refused: the pair's visitor was erased
+   * (`lpv forget`), not queued and not an error (sending it again changes nothing); rejected: invalid, not
+   * queued.
+   */
+  status: 'created' | 'exists' | 'refused' | 'rejected';
+  /** Why an item was refused: `erased`. */
+  reason?: 'erased';
   error?: string;
 }
 
@@ -59,8 +65,9 @@ function header(request: HttpRequest, name: string): string | undefined {
  * POST /enqueue. Order of checks: bearer token (401), body size (413), body shape (400), batch size (413),
  * then each item exactly as `lpv enqueue` validates a line (lib/queue/model.ts enqueueProblem).
  *
- * Status: 200 when every item was queued (created or already there), 207 when some were rejected and the rest
- * queued, 400 when none could be queued. 503 (safe to retry: enqueueing is idempotent) when the queue or the
+ * Status: 200 when every item was queued (created or already there) or refused (an erased visitor's pair: an
+ * answer, not an error), 207 when some were rejected and the rest queued or refused, 400 when every item was
+ * rejected. 503 (safe to retry: enqueueing is idempotent) when the queue or the
  * token secret cannot be reached.
  *
  * Every request counts enqueue_unauthorized (a 401) and enqueue_server_errors (a 5xx, or a failure that escapes
@@ -124,7 +131,10 @@ async function answer(request: HttpRequest, deps: EnqueueEndpointDeps): Promise<
       const queued = await deps.queue.enqueue(deps.accountId, requests);
       queued.forEach((result, i) => {
         const index = positions[i] as number;
-        results[index] = { index, status: result.status };
+        results[index] =
+          result.status === 'refused'
+            ? { index, status: result.status, reason: result.reason }
+            : { index, status: result.status };
       });
     } catch (error) {
       deps.log.error('enqueue failed', { error, items: requests.length });
@@ -134,10 +144,12 @@ async function answer(request: HttpRequest, deps: EnqueueEndpointDeps): Promise<
 
   const rejected = parsed.items.length - requests.length;
   const created = results.filter((r) => r.status === 'created').length;
+  const refused = results.filter((r) => r.status === 'refused').length;
   deps.log.info('enqueue request', {
     items: parsed.items.length,
     created,
-    existing: requests.length - created,
+    existing: requests.length - created - refused,
+    refused,
     rejected,
   });
   const statusCode = rejected === 0 ? 200 : requests.length > 0 ? 207 : 400;

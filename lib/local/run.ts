@@ -4,6 +4,7 @@ import type { PollerSettings, StorageSettings } from '../config';
 import { StaticCredentialsProvider } from '../liveperson/credentials';
 import type { Log } from '../log';
 import type { TickSummary } from '../poller/poller';
+import { createPrivacyPolicy, type PrivacyPolicy } from '../privacy/policy';
 import { FETCH_OUTCOMES, type FetchOutcomeMetric } from '../metrics';
 import type { QueueItem } from '../queue/model';
 import { Random } from '../simulator/random';
@@ -30,6 +31,11 @@ export interface LocalRunOptions {
   faults?: Partial<FaultOptions>;
   pollIntervalSec?: number;
   concurrency?: number;
+  /**
+   * The privacy policy rows are stored under (`npm start` reads it from the environment: lib/privacy/config.ts).
+   * @default the default modes without a hash key (hashed categories dropped)
+   */
+  privacy?: PrivacyPolicy;
   log: Log;
   /** Called about once a second of wall time. */
   onProgress?: (progress: LocalRunProgress) => void;
@@ -149,6 +155,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
       clock,
       log: options.log,
       wallClock: systemClock,
+      privacy: options.privacy ?? createPrivacyPolicy(),
     });
 
     // Sessions start over the arrival window (a third of them already in the first minutes).

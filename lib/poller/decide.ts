@@ -3,6 +3,7 @@ import { outcomeCode, type FetchOutcome } from '../liveperson/outcome';
 import { idRef } from '../log';
 import { fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
 import { queueItemProblem, type AckUpdate, type QueueItem, type QueueState } from '../queue/model';
+import { describeBadBody } from '../privacy/body-structure';
 import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
 import { retrySafeDeadlineMs } from '../poll-timing';
 
@@ -39,7 +40,10 @@ export type Observation =
 /** What the poller needs besides the item and the time. */
 export interface DecisionRules {
   policy: PollPolicy;
-  /** How much of a malformed or unexpected body the queue item keeps. */
+  /**
+   * At most how many characters of a malformed or unexpected body's structure the queue item keeps
+   * (`lastBadBody`: its size, a hash and its structure, never a value; lib/privacy/body-structure.ts).
+   */
   badBodyBytes: number;
   /** The poller's schedule period (EventBridge rate): how late the next tick may come. */
   schedulePeriodMs: number;
@@ -403,8 +407,17 @@ function decideOnAnswer(
         'retryAfterMs' in outcome ? outcome.retryAfterMs : undefined,
       );
       const unusable = outcome.kind === 'malformed' || outcome.kind === 'unexpected';
-      // The body is kept (capped) on the item for diagnosis; the log gets only its size.
-      const badBody = unusable ? { lastBadBody: outcome.bodySnippet.slice(0, rules.badBodyBytes) } : {};
+      // The item keeps what diagnosis needs and nothing personal: the body's size, a hash and its structure
+      // (keys and kinds of values, capped), never a value; the log gets only its size.
+      const badBody = unusable
+        ? {
+            lastBadBody: describeBadBody(
+              outcome.bodySnippet,
+              outcome.kind === 'malformed' ? outcome.bodyBytes : undefined,
+              rules.badBodyBytes,
+            ),
+          }
+        : {};
       const warning: Warning | undefined = unusable
         ? {
             message: 'unusable answer; will retry',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { flattenVisitState } from '../capture/flatten';
+import { flattenVisitState, type FlattenPlans } from '../capture/flatten';
 import { buildOutcomeRow } from '../capture/outcome-row';
 import { systemClock, type Clock } from '../clock';
 import { BaseUriResolutionError, CredentialsError, RequestCancelledError } from '../errors';
@@ -42,6 +42,11 @@ export interface PollerDeps {
   wallClock?: Clock;
   log: Log;
   random?: () => number;
+  /**
+   * The flatten plans to use: they carry the personal-data policy (and its key) every row is stored under.
+   * @default the shared plans of lib/capture/flatten.ts (default policy, no key: hashed categories dropped)
+   */
+  flattenPlans?: FlattenPlans;
 }
 
 export interface PollerOptions {
@@ -59,7 +64,7 @@ export interface PollerOptions {
   maxRequestsPerSec?: number;
   /** Stop claiming this long before the budget ends: one fetch (timeout) plus its writes. @default 15000 */
   safetyMarginMs?: number;
-  /** How much of a malformed or unexpected body the queue item keeps. @default 2048 */
+  /** How many characters of a malformed or unexpected body's structure the queue item keeps. @default 2048 */
   badBodyBytes?: number;
   /** The poller's schedule period (EventBridge rate): retries are timed for the next tick. @default 60000 */
   schedulePeriodMs?: number;
@@ -626,12 +631,15 @@ export class Poller {
   ): Promise<ActiveAck> {
     let flat: ReturnType<typeof flattenVisitState>;
     try {
-      flat = flattenVisitState({
-        accountId: item.accountId,
-        visitorId: item.visitorId,
-        sid: item.sid,
-        state: decision.answer,
-      });
+      flat = flattenVisitState(
+        {
+          accountId: item.accountId,
+          visitorId: item.visitorId,
+          sid: item.sid,
+          state: decision.answer,
+        },
+        this.deps.flattenPlans,
+      );
     } catch (error) {
       // The answer is kept by nobody: the capture is partial until a later answer flattens.
       this.deps.log.warn('answer could not be flattened; the capture is partial', {

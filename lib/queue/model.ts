@@ -1,9 +1,29 @@
 import { SESSION_MAX_AGE_MS } from '../clock';
 import { idProblem } from '../ids';
 
-/** Life of a queue item: ACTIVE until one of the terminal states. */
+/**
+ * Life of a queue item as the poller knows it: ACTIVE until one of the terminal states. An erased item is a
+ * tombstone (ERASED_STATE, below), which is not a state of this type: the poller never sees one (a tombstone
+ * is in no due index, and claims require ACTIVE), so the poller's final states stay these four.
+ */
 export type QueueState = 'ACTIVE' | 'CAPTURED' | 'LOST' | 'INVALID' | 'FAILED';
 export const TERMINAL_STATES: readonly QueueState[] = ['CAPTURED', 'LOST', 'INVALID', 'FAILED'];
+
+/**
+ * The state of a tombstone: what `lpv forget` leaves of a visitor's queue item. Only the key, this state and
+ * `expiresAtSec` (past the item's deadline plus the lease) remain; the pair cannot be enqueued again while it
+ * is there.
+ */
+export const ERASED_STATE = 'ERASED';
+/** Every state an item of the queue table may hold: the poller's, and the tombstone's. */
+export type StoredQueueState = QueueState | typeof ERASED_STATE;
+
+/** A tombstone as stored (besides its key): nothing else, in particular no id, count or body of the item. */
+export interface QueueTombstone {
+  state: typeof ERASED_STATE;
+  /** DynamoDB TTL, epoch seconds: past the item's deadline plus the lease. */
+  expiresAtSec: number;
+}
 
 /** One (accountId, visitorId, sid) to capture. All times are epoch milliseconds unless the name says Sec. */
 export interface QueueItem {
@@ -57,7 +77,14 @@ export interface EnqueueRequest {
   startTimeMs?: number;
 }
 
-export type EnqueueResult = { status: 'created' | 'exists'; visitorId: string; sid: string };
+/**
+ * What enqueueing one pair did: `created`, `exists` (already queued: a harmless duplicate), or `refused` when
+ * the pair's item is a tombstone (the visitor was erased: `lpv forget`). A refusal is an answer, not an error:
+ * sending the pair again changes nothing.
+ */
+export type EnqueueResult =
+  | { status: 'created' | 'exists'; visitorId: string; sid: string }
+  | { status: 'refused'; reason: 'erased'; visitorId: string; sid: string };
 
 /** How far in the future a start time may lie (clock skew between the site and us). */
 export const MAX_START_TIME_SKEW_MS = 5 * 60 * 1000;

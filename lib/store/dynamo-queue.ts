@@ -20,6 +20,7 @@ import {
 } from '../keys';
 import {
   ACK_OPTIONAL_FIELDS,
+  ERASED_STATE,
   type AckUpdate,
   type ClaimRequest,
   type EnqueueRequest,
@@ -90,17 +91,44 @@ export class DynamoQueue implements Queue {
                 TableName: this.tableName,
                 Item: item,
                 ConditionExpression: 'attribute_not_exists(pk)',
+                // DynamoDB answers a refused put with the item there: is it a tombstone? (Saves a read.)
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               }),
             );
             return { status: 'created', visitorId: request.visitorId, sid: request.sid };
           } catch (error) {
-            if (isConditionFailure(error))
-              return { status: 'exists', visitorId: request.visitorId, sid: request.sid };
-            throw error;
+            if (!isConditionFailure(error)) throw error;
+            if (await this.isTombstone(item.pk, error)) {
+              return { status: 'refused', reason: 'erased', visitorId: request.visitorId, sid: request.sid };
+            }
+            return { status: 'exists', visitorId: request.visitorId, sid: request.sid };
           }
         }),
       ),
     );
+  }
+
+  /**
+   * Whether the item whose existence refused an enqueue is a tombstone (`lpv forget`). DynamoDB hands the item
+   * back with the refusal (ReturnValuesOnConditionCheckFailure); servers that do not (dynalite) are asked.
+   */
+  private async isTombstone(pk: string, refusal: unknown): Promise<boolean> {
+    // The exception's Item is as on the wire (DocumentClient does not unmarshall exceptions); either shape is read.
+    const returned = (refusal as { Item?: Record<string, unknown> }).Item;
+    if (returned !== undefined) {
+      const state = returned.state as { S?: string } | string | undefined;
+      return (typeof state === 'string' ? state : state?.S) === ERASED_STATE;
+    }
+    const answer = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk },
+        ProjectionExpression: '#state',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ConsistentRead: true,
+      }),
+    );
+    return answer.Item?.state === ERASED_STATE;
   }
 
   /**

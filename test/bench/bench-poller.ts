@@ -4,6 +4,7 @@ import { silentLog } from '../../lib/log';
 import type { Poller } from '../../lib/poller/poller';
 import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
 import { createPoller, createVisitClient, type Storage } from '../../lib/wiring';
+import { benchPrivacyPolicy } from './privacy';
 
 /**
  * The poller the bench measures: wired as the Lambda wires it (lib/wiring.ts), against a simulator at
@@ -20,6 +21,7 @@ export function benchPoller(
     { concurrency, pollIntervalSec: 600, leaseSec: 300, maxRequestsPerSec: 0 },
     {
       storage,
+      privacy: benchPrivacyPolicy(),
       source: createVisitClient(
         {
           accountId,

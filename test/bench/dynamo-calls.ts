@@ -21,6 +21,7 @@ import { DEFAULT_SIMULATOR_CREDENTIALS, VisitSimulator } from '../../lib/simulat
 import { SimulatedWorld, type SessionInfo } from '../../lib/simulator/world';
 import { capturePk, queueKey } from '../../lib/keys';
 import { createPoller, type Storage } from '../../lib/wiring';
+import { benchPrivacyPolicy } from './privacy';
 import { startDynamoProcess } from './processes';
 import { fixed, type Figure } from './report';
 import { freshStorage } from './storage';
@@ -181,6 +182,7 @@ export async function benchDynamoCalls(options: { sessions: number }): Promise<F
       { concurrency: 8, pollIntervalSec: 600, leaseSec: 300, maxRequestsPerSec: 0 },
       {
         storage,
+        privacy: benchPrivacyPolicy(),
         source: new VisitInformationClient({
           accountId: ACCOUNT,
           baseUrl: new FixedBaseUrl(simulator.baseUrl),

@@ -1,10 +1,14 @@
 /**
  * Figure 3: flatten time per answer against JSON.parse of the same body (the floor: parsing is what every
- * answer costs anyway), for a full six-hour simulator session and for the spec's example answer.
+ * answer costs anyway), for a full six-hour simulator session and for the spec's example answer, under the
+ * default privacy policy with a hash key (the hashed categories hashed, IPs truncated, birth days dropped: what
+ * a deployment with its key does). A diagnostic gives the same flatten with the policy keeping everything.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { flattenVisitState } from '../../lib/capture/flatten';
+import { flattenVisitState, newFlattenPlans, type FlattenPlans } from '../../lib/capture/flatten';
+import { createPrivacyPolicy, keepEverythingPolicy } from '../../lib/privacy/policy';
 import { HOUR_MS, ManualClock } from '../../lib/clock';
 import type { VisitState } from '../../lib/liveperson/types';
 import { SimulatedWorld } from '../../lib/simulator/world';
@@ -43,27 +47,73 @@ function specExample(): Body {
   return { name: 'spec example answer', text, visitorId: 'spec-example-visitor', sid: String(state.id) };
 }
 
-type Flatten = typeof flattenVisitState;
+type Flatten = (input: Parameters<typeof flattenVisitState>[0]) => ReturnType<typeof flattenVisitState>;
 
-/** The flattener as the Lambda runs it (see bundle.ts): lib/capture/flatten.ts bundled and loaded here. */
-function bundledFlatten(): Flatten {
-  const module = { exports: {} as { flattenVisitState?: Flatten } };
+interface FlattenBundle {
+  flattenVisitState: typeof flattenVisitState;
+  newFlattenPlans: typeof newFlattenPlans;
+  createPrivacyPolicy: typeof createPrivacyPolicy;
+  keepEverythingPolicy: typeof keepEverythingPolicy;
+}
+
+/** One hash key for the whole figure (random: the figure times hashes, it never compares them). */
+const BENCH_HASH_KEY = { bytes: randomBytes(32), version: 1 };
+
+/** The flattener with its plans: under the default policy with a key, or keeping everything. */
+interface Flatteners {
+  /** Bundled, the default policy with a key: the figure. */
+  bundled: Flatten;
+  /** Bundled, every category kept: the diagnostic of what the policy costs. */
+  bundledKeepEverything: Flatten;
+  /** Through tsx, the default policy with a key. */
+  unbundled: Flatten;
+}
+
+const withPlans =
+  (flatten: typeof flattenVisitState, plans: FlattenPlans): Flatten =>
+  (input) =>
+    flatten(input, plans);
+
+/** The flattener as the Lambda runs it (see bundle.ts): flatten-entry.ts bundled and loaded here. */
+function flatteners(): Flatteners {
+  const module = { exports: {} as Partial<FlattenBundle> };
   // The bundle is our own code, compiled a moment ago; it needs only Node's built-ins.
-  new Function('module', 'exports', 'require', bundledSource('lib/capture/flatten.ts'))(
+  new Function('module', 'exports', 'require', bundledSource('test/bench/flatten-entry.ts'))(
     module,
     module.exports,
     require,
   );
-  if (typeof module.exports.flattenVisitState !== 'function')
-    throw new Error('bundle lacks flattenVisitState');
-  return module.exports.flattenVisitState;
+  const b = module.exports;
+  if (
+    typeof b.flattenVisitState !== 'function' ||
+    typeof b.newFlattenPlans !== 'function' ||
+    typeof b.createPrivacyPolicy !== 'function' ||
+    typeof b.keepEverythingPolicy !== 'function'
+  ) {
+    throw new Error('bundle lacks flattenVisitState, newFlattenPlans or the privacy policy');
+  }
+  return {
+    bundled: withPlans(
+      b.flattenVisitState,
+      b.newFlattenPlans({ privacy: b.createPrivacyPolicy({ hashKey: BENCH_HASH_KEY }) }),
+    ),
+    bundledKeepEverything: withPlans(
+      b.flattenVisitState,
+      b.newFlattenPlans({ privacy: b.keepEverythingPolicy() }),
+    ),
+    unbundled: withPlans(
+      flattenVisitState,
+      newFlattenPlans({ privacy: createPrivacyPolicy({ hashKey: BENCH_HASH_KEY }) }),
+    ),
+  };
 }
 
 interface Measured {
   parseUs: number;
   flattenUs: number;
-  /** Ratios to JSON.parse of the two diagnostics, each measured in rounds of its own. */
+  /** Ratios to JSON.parse of the diagnostics, each measured in rounds of its own. */
   unbundledRatio: number;
+  keepEverythingRatio: number;
   digestRatio: number;
   rows: number;
 }
@@ -74,13 +124,14 @@ interface Measured {
  * through tsx, the poller's change digests) come after, each alternating with JSON.parse in rounds of its own,
  * so that neither disturbs the figure's own rounds (garbage, shared caches).
  */
-function measure(body: Body, rounds: number, bundled: Flatten): Measured {
+function measure(body: Body, rounds: number, f: Flatteners): Measured {
   const parsed = JSON.parse(body.text) as VisitState;
   const input = { accountId: ACCOUNT, visitorId: body.visitorId, sid: body.sid, state: parsed };
-  const flatten = (): number => bundled(input).rows.length;
-  const unbundled = (): number => flattenVisitState(input).rows.length;
-  const rowsOnce = flattenVisitState(input).rows;
-  if (JSON.stringify(bundled(input).rows) !== JSON.stringify(rowsOnce)) {
+  const flatten = (): number => f.bundled(input).rows.length;
+  const unbundled = (): number => f.unbundled(input).rows.length;
+  const keepEverything = (): number => f.bundledKeepEverything(input).rows.length;
+  const rowsOnce = f.unbundled(input).rows;
+  if (JSON.stringify(f.bundled(input).rows) !== JSON.stringify(rowsOnce)) {
     throw new Error('the bundled flattener and lib/capture/flatten.ts disagree');
   }
   const parse = (): number => (JSON.parse(body.text) as VisitState).appSessions.length;
@@ -120,19 +171,21 @@ function measure(body: Body, rounds: number, bundled: Flatten): Measured {
   };
   const figure = alternate(flatten, 200);
   const viaTsx = alternate(unbundled, 1000);
+  const kept = alternate(keepEverything, 300);
   const digest = alternate(digests, 300);
   if (sink < 0) throw new Error('unreachable');
   return {
     parseUs: figure.parseUs,
     flattenUs: figure.workUs,
     unbundledRatio: viaTsx.workUs / viaTsx.parseUs,
+    keepEverythingRatio: kept.workUs / kept.parseUs,
     digestRatio: digest.workUs / digest.parseUs,
     rows: rowsOnce.length,
   };
 }
 
 export async function benchFlattenCost(options: { rounds: number }): Promise<Figure[]> {
-  const bundled = bundledFlatten();
+  const bundled = flatteners();
   const figures: Figure[] = [sixHourSession(), specExample()].map((body) => {
     const m = measure(body, options.rounds, bundled);
     return {
@@ -147,11 +200,12 @@ export async function benchFlattenCost(options: { rounds: number }): Promise<Fig
       raw:
         `flatten ${fixed(m.flattenUs, 0)} µs (bundled as deployed), JSON.parse ${fixed(m.parseUs, 0)} µs per ` +
         `answer (median of ${options.rounds} rounds); ${fixed(body.text.length / 1024, 1)} KiB body → ` +
-        `${m.rows} rows (${fixed(m.flattenUs / Math.max(1, m.rows), 1)} µs/row); unbundled through tsx ` +
+        `${m.rows} rows (${fixed(m.flattenUs / Math.max(1, m.rows), 1)} µs/row), default privacy policy with a ` +
+        `key; keeping everything ${fixed(m.keepEverythingRatio, 2)}×; unbundled through tsx ` +
         `${fixed(m.unbundledRatio, 2)}×; the poller's change digests of those rows ${fixed(m.digestRatio, 2)}× more`,
     };
   });
-  const mix = measureMix(Math.min(options.rounds, 7), bundled);
+  const mix = measureMix(Math.min(options.rounds, 7), bundled.bundled);
   figures.push({
     id: '3',
     title: `flatten / JSON.parse, a mix of ${MIX_SESSIONS} sessions aged 10 min to 6 h, fresh sessions every round`,
@@ -161,7 +215,8 @@ export async function benchFlattenCost(options: { rounds: number }): Promise<Fig
     raw:
       `flatten ${fixed(mix.flattenUs, 0)} µs, JSON.parse ${fixed(mix.parseUs, 0)} µs per answer (median of ` +
       `${mix.rounds} rounds, each over ${MIX_SESSIONS} new sessions of another seed, plans kept across rounds ` +
-      `as in a container), ${fixed(mix.rowsPerAnswer, 1)} rows per answer; what a tick sees, where the lines ` +
+      `as in a container, default privacy policy with a key), ${fixed(mix.rowsPerAnswer, 1)} rows per answer; ` +
+      `what a tick sees, where the lines ` +
       `above flatten one answer over and over`,
   });
   return figures;

@@ -18,6 +18,7 @@ import { VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld } from '../../lib/simulator/world';
 import type { StoredRow } from '../../lib/store/capture-store';
 import { createPoller, createStorage, createVisitClient, type Storage } from '../../lib/wiring';
+import { createPrivacyPolicy } from '../../lib/privacy/policy';
 import { startDynalite, type LocalDynamo } from '../support/local-dynamo';
 import { parseCsv, runCli, type CliResult } from '../support/query-cli';
 
@@ -166,7 +167,13 @@ describe('lpv query and lpv export over a capture table filled by the poller', (
     const poller = createPoller(
       ACCOUNT,
       { concurrency: 4, pollIntervalSec: 600, leaseSec: 300, maxRequestsPerSec: 0 },
-      { storage, source, clock, log: new JsonLineLog(() => undefined, 'silent') },
+      {
+        storage,
+        source,
+        clock,
+        log: new JsonLineLog(() => undefined, 'silent'),
+        privacy: createPrivacyPolicy(),
+      },
     );
     const tick = async (): Promise<void> => {
       const summary = await poller.tick({ budgetMs: 60_000, force: true, safetyMarginMs: 1000 });

@@ -1,7 +1,9 @@
 /**
  * Flatten plans (lib/capture/plans.ts) and the row builder (rows.ts) must never change a row: `flattenVisitState` with plans reused across answers is held to test/support/flatten-oracle.ts (the
  * flattener without plans), row for row, value for value and in the same column order, on simulator answers
- * and on generated answers whose objects share shapes but not values, or nearly share them.
+ * and on generated answers whose objects share shapes but not values, or nearly share them. The oracle knows no
+ * privacy policy: plans here keep everything (test/unit/privacy-flatten.test.ts holds the policy's rows to
+ * these).
  */
 import {
   flattenVisitState,
@@ -11,6 +13,7 @@ import {
 } from '../../lib/capture/flatten';
 import { buildRow, CAPTURE_SCHEMA_VERSION, ROW_PROTOTYPE, rowColumnNames } from '../../lib/capture/rows';
 import { MAX_PLAN_NODES, MAX_SHAPE_STEPS, PlanCache } from '../../lib/capture/plans';
+import { keepEverythingPolicy } from '../../lib/privacy/policy';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
 import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
 import { Random } from '../../lib/simulator/random';
@@ -127,7 +130,7 @@ function generatedAnswer(random: Random, shared: { session: JsonObject; visit: J
 
 describe('flattenVisitState with flatten plans, against the flattener without them', () => {
   it('gives the same rows for simulator answers over a day of sessions, plans shared throughout', () => {
-    const plans = newFlattenPlans();
+    const plans = newFlattenPlans({ privacy: keepEverythingPolicy() });
     for (const seed of [1, 2, 3]) {
       const t0Ms = Date.UTC(2026, 0, 5, 8);
       const clock = new ManualClock(t0Ms);
@@ -158,7 +161,7 @@ describe('flattenVisitState with flatten plans, against the flattener without th
     'gives the same rows for 150 generated answers of look-alike shapes (seed %i)',
     (seed) => {
       const random = new Random(seed);
-      const plans = newFlattenPlans();
+      const plans = newFlattenPlans({ privacy: keepEverythingPolicy() });
       let shared = { session: generatedObject(random, 30), visit: generatedObject(random, 10) };
       for (let i = 0; i < 150; i += 1) {
         if (i % 5 === 0)
@@ -258,7 +261,7 @@ describe('PlanCache', () => {
   });
 
   it('stays correct and bounded with more shapes than it keeps', () => {
-    const plans = newFlattenPlans();
+    const plans = newFlattenPlans({ privacy: keepEverythingPolicy() });
     // Each event type is a shape of its own: several thousand steps of the tree for these 3,000 events.
     const events = Array.from({ length: 3_000 }, (_, i) => ({
       [`type${i}`]: { serverTimeStamp: 1_767_600_000_000 + i, [`k${i % 5}`]: i },

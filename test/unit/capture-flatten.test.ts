@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../lib/canonical';
-import { flattenVisitState, rowByteSize, type FlattenResult } from '../../lib/capture/flatten';
+import {
+  flattenVisitState,
+  newFlattenPlans,
+  rowByteSize,
+  type FlattenResult,
+} from '../../lib/capture/flatten';
 import {
   CAPTURE_SCHEMA_VERSION,
   MALFORMED_EVENT_TYPE,
@@ -10,6 +15,7 @@ import {
   type CaptureRow,
 } from '../../lib/capture/rows';
 import { InvalidIdError } from '../../lib/ids';
+import { keepEverythingPolicy } from '../../lib/privacy/policy';
 import { rowDigest } from '../../lib/poller/digests';
 import type { Json, VisitState } from '../../lib/liveperson/types';
 import {
@@ -34,8 +40,13 @@ const exampleText = readFileSync(join(__dirname, '..', 'fixtures', 'example-stat
 /** A fresh copy each time: tests may change it. */
 const example = (): VisitState => JSON.parse(exampleText) as VisitState;
 
+/**
+ * The naming rule and the row layout, values as they came: under a policy that keeps everything (what the
+ * default policy does to them is test/unit/privacy-*.test.ts's).
+ */
+const KEEP_EVERYTHING = newFlattenPlans({ privacy: keepEverythingPolicy() });
 const flatten = (state: VisitState): FlattenResult =>
-  flattenVisitState({ accountId: ACCOUNT, visitorId: VISITOR, sid: SID, state });
+  flattenVisitState({ accountId: ACCOUNT, visitorId: VISITOR, sid: SID, state }, KEEP_EVERYTHING);
 
 /** A minimal answer with one app session holding the given events. */
 function withEvents(events: Json[], extra: Record<string, Json> = {}): VisitState {

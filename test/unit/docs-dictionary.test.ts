@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { flattenVisitState } from '../../lib/capture/flatten';
-import { classifyColumn } from '../../lib/query/pii';
+import { flattenVisitState, newFlattenPlans } from '../../lib/capture/flatten';
+import { classifyPath } from '../../lib/privacy/categories';
 import type { VisitState } from '../../lib/liveperson/types';
 import { buildDictionary, type DataDictionary } from '../../tools/docs/dictionary';
 import { generatedFiles, REPO_ROOT } from '../../tools/docs/generate';
@@ -8,6 +8,7 @@ import { payloadFacts } from '../../tools/docs/payload-facts';
 import { FIXED_COLUMN_DOCS } from '../../tools/docs/fixed-columns';
 import { buildAnalyticsSchema } from '../../tools/docs/analytics-schema';
 import { defaultSamples } from '../../tools/docs/samples';
+import { documentationPolicy } from '../../tools/docs/documentation-key';
 
 describe('generated files (docs/data-dictionary.md, lib/query/analytics-schema.json)', () => {
   it('are exactly what `npm run docs` generates from the code (run it after changing columns)', async () => {
@@ -55,37 +56,59 @@ describe('the dictionary model', () => {
   });
 
   it.each([
-    ['personalInfo_name', 'session', undefined, undefined, 'name'],
-    ['personalInfo_surname', 'session', undefined, undefined, 'name'],
-    ['name', 'event', 'personalInfo', undefined, 'name'],
-    ['surname', 'event', 'personalInfo', undefined, 'name'],
-    ['email', 'eventItem', 'personalInfo', 'contacts', 'contact'],
-    ['phone', 'eventItem', 'personalInfo', 'contacts', 'contact'],
-    ['personalInfo_contacts', 'session', undefined, undefined, 'contact'],
-    ['ipv4', 'session', undefined, undefined, 'network'],
-    ['lpv4', 'session', undefined, undefined, 'network'],
-    ['customerId', 'event', 'customerInfo', undefined, 'identifier'],
-    ['userName', 'event', 'customerInfo', undefined, 'identifier'],
-    ['socialId', 'event', 'customerInfo', undefined, 'identifier'],
-    ['imei', 'event', 'customerInfo', undefined, 'identifier'],
-    ['customerInfo_customerId', 'session', undefined, undefined, 'identifier'],
-  ])('marks %s of %s rows (%s %s) as %s', (name, rowType, eventType, childPath, category) => {
+    ['personalInfo_name', 'session', undefined, undefined, 'name', 'hash'],
+    ['personalInfo_surname', 'session', undefined, undefined, 'name', 'hash'],
+    ['name', 'event', 'personalInfo', undefined, 'name', 'hash'],
+    ['surname', 'event', 'personalInfo', undefined, 'name', 'hash'],
+    ['email', 'eventItem', 'personalInfo', 'contacts', 'contact', 'hash'],
+    ['phone', 'eventItem', 'personalInfo', 'contacts', 'contact', 'hash'],
+    ['personalInfo_contacts', 'session', undefined, undefined, 'contact', 'hash'],
+    ['ipv4', 'session', undefined, undefined, 'network', 'truncate'],
+    ['lpv4', 'session', undefined, undefined, 'network', 'truncate'],
+    ['customerId', 'event', 'customerInfo', undefined, 'customer-id', 'hash'],
+    ['userName', 'event', 'customerInfo', undefined, 'customer-id', 'hash'],
+    ['socialId', 'event', 'customerInfo', undefined, 'customer-id', 'hash'],
+    ['imei', 'event', 'customerInfo', undefined, 'customer-id', 'hash'],
+    ['customerInfo_customerId', 'session', undefined, undefined, 'customer-id', 'hash'],
+    ['customerAge_customerDateOfBirth', 'event', 'personalInfo', undefined, 'birth-day', 'drop'],
+    ['customerAge_customerMonthOfBirth', 'event', 'personalInfo', undefined, 'birth-day', 'drop'],
+    ['customerAge_customerYearOfBirth', 'event', 'personalInfo', undefined, 'personal', 'keep'],
+    ['gender', 'event', 'personalInfo', undefined, 'personal', 'keep'],
+    ['geo_city', 'session', undefined, undefined, 'location', 'keep'],
+    ['pageBasic_url', 'page', undefined, undefined, 'free-text', 'keep'],
+  ])('marks %s of %s rows (%s %s) as %s, %s', (name, rowType, eventType, childPath, category, mode) => {
     const c = column(name, rowType, eventType, childPath);
-    expect(c?.pii?.category).toBe(category);
+    expect(c?.pii).toMatchObject({ category, mode });
     expect(c?.example).toBeUndefined();
+  });
+
+  it('lists the columns the default policy drops, with no type (no row has them)', () => {
+    const c = column('personalInfo_customerAge_customerDateOfBirth', 'session');
+    expect(c).toMatchObject({ types: [], pii: { category: 'birth-day', mode: 'drop' } });
   });
 
   it('marks our identifying columns and leaves product data alone', () => {
     const fixed = (name: string) => dictionary.fixed.find((c) => c.name === name);
-    expect(fixed('visitorId')?.pii?.category).toBe('identifier');
-    expect(fixed('sid')?.pii?.category).toBe('identifier');
-    expect(fixed('ip')?.pii?.category).toBe('network');
+    expect(fixed('visitorId')?.pii).toMatchObject({ category: 'pseudonymous-id', mode: 'keep' });
+    expect(fixed('sid')?.pii).toMatchObject({ category: 'pseudonymous-id', mode: 'keep' });
+    expect(fixed('ip')?.pii).toMatchObject({ category: 'network', mode: 'truncate' });
     expect(fixed('eventType')?.pii).toBeUndefined();
     expect(column('product_name', 'eventItem', 'purchase', 'cart_products')?.pii).toBeUndefined();
     expect(column('orderId', 'event', 'purchase')?.pii).toBeUndefined();
-    expect(
-      classifyColumn({ name: 'x', sourcePath: ['personalInfo', 'personalInfo', 'name'] })?.category,
-    ).toBe('name');
+    expect(classifyPath(['personalInfo', 'personalInfo', 'name'])).toBe('name');
+  });
+
+  it('declares every personal-data column a string in the analytics schema (a hash is text)', () => {
+    const schema = buildAnalyticsSchema(dictionary);
+    const type = (table: string, name: string) =>
+      schema.tables.find((t) => t.name === table)?.columns.find((c) => c.name === name)?.type;
+    // Numbers in the answer, strings once hashed (or whatever mode an operator picks).
+    expect(type('session', 'customerinfo_customerid')).toBe('string');
+    expect(type('event', 'customerage_customeryearofbirth')).toBe('string');
+    expect(type('event', 'customerage_customerdateofbirth')).toBe('string');
+    expect(type('session', 'ip')).toBe('string');
+    // Unclassified numbers stay numbers.
+    expect(type('event', 'total')).toBe('double');
   });
 
   it('names no column after an id: id-keyed maps are one json column (schema version 3)', () => {
@@ -154,8 +177,11 @@ describe('the dictionary model', () => {
       sourcePath: ['appSessions[]', 'revActiveVPs'],
       encoding: 'json',
     });
-    // The same columns as the poller's shared plans give (a plan's columns do not depend on its cache).
-    const plain = flattenVisitState({ accountId: '1', visitorId: 'v', sid: 's', state }).rows;
+    // The same columns as plans of the same policy give (a plan's columns do not depend on its cache).
+    const plain = flattenVisitState(
+      { accountId: '1', visitorId: 'v', sid: 's', state },
+      newFlattenPlans({ privacy: documentationPolicy() }),
+    ).rows;
     expect(flattened.rows).toEqual(plain);
   });
 });

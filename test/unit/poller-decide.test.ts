@@ -192,6 +192,13 @@ const UNEXPECTED_418_99 = fetched({
   bodySnippet: 'teapot',
 });
 
+// What the queue item keeps of each unusable body: size, hash and structure, never a value (lib/privacy/
+// body-structure.ts); the structure capped at RULES.badBodyBytes characters.
+const MALFORMED_BAD_BODY = '{"bytes":17,"keptBytes":17,"sha256":"11a288d5cb1ec8dc","structure":"{\\"appSe…"}';
+const UNEXPECTED_404_BAD_BODY =
+  '{"bytes":22,"keptBytes":22,"sha256":"50bbf1b839d6daf0","structure":"<markup>"}';
+const TEAPOT_BAD_BODY = '{"bytes":6,"keptBytes":6,"sha256":"33f38545e00a507f","structure":"<text>"}';
+
 // The warnings, as logged (the tick id is added by the poller).
 const MALFORMED_WARNING: Warning = {
   message: 'unusable answer; will retry',
@@ -362,9 +369,9 @@ const ROWS: Row[] = [
     ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['429, Retry-After 400 s (capped at 120 s)', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 120_000, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
-    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
-    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
-    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: MALFORMED_BAD_BODY, warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: UNEXPECTED_404_BAD_BODY, warning: unexpectedWarning('404') })],
+    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 1, successCount: 0, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: TEAPOT_BAD_BODY, warning: unexpectedWarning('418/99') })],
     ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 0, attempts: 0, successCount: 0, counts: { sessionEnded: 'INVALID' } })],
     ['Domain API: account unknown (configuration)', LOOKUP_CONFIGURATION, 'stop tick', 'none', stopTick('Domain API: account unknown')],
     ['Domain API unavailable', LOOKUP_UNAVAILABLE, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 0, successCount: 0, lastOutcome: 'domain_api_unavailable', counts: { itemError: true, domainApiFailure: true } })],
@@ -385,8 +392,8 @@ const ROWS: Row[] = [
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 60_000, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '429', counts: { fetch: 'retryable' } })],
     ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
-    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
-    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: MALFORMED_BAD_BODY, warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 5, successCount: 2, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: UNEXPECTED_404_BAD_BODY, warning: unexpectedWarning('404') })],
     ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 4, attempts: 0, successCount: 2, counts: { sessionEnded: 'INVALID' } })],
     ['Domain API unavailable', LOOKUP_UNAVAILABLE, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 4, successCount: 2, lastOutcome: 'domain_api_unavailable', counts: { itemError: true, domainApiFailure: true } })],
     ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 4, successCount: 2, lastOutcome: 'storage_error', counts: { itemError: true } })],
@@ -409,7 +416,7 @@ const ROWS: Row[] = [
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 50_000, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 50_000, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '429', counts: { fetch: 'retryable' } })],
-    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
+    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 4_500, attempts: 1, pollCount: 10, successCount: 3, lastOutcome: '418/99', counts: { fetch: 'unexpected' }, lastBadBody: TEAPOT_BAD_BODY, warning: unexpectedWarning('418/99') })],
   ]),
   // 5 s before the deadline: the latest retry time (deadline − 70 000) has passed, so every retry is due now
   // (the next tick); only the deadline ends the item.
@@ -422,8 +429,8 @@ const ROWS: Row[] = [
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['timeout', TIMEOUT, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: 'timeout', counts: { fetch: 'retryable' } })],
     ['429, Retry-After 60 s', THROTTLED_429_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
-    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
-    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: '<html>No', warning: unexpectedWarning('404') })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: MALFORMED_BAD_BODY, warning: MALFORMED_WARNING })],
+    ['unexpected 404 without a code', UNEXPECTED_404, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 3, successCount: 0, lastOutcome: '404', counts: { fetch: 'unexpected' }, lastBadBody: UNEXPECTED_404_BAD_BODY, warning: unexpectedWarning('404') })],
     ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW, attempts: 2, pollCount: 2, successCount: 0, lastOutcome: 'storage_error', counts: { itemError: true } })],
   ]),
   // Attempt 8: the backoff is at its cap (270 000 with the jitter), longer than any Retry-After (capped at 120 s).
@@ -437,7 +444,7 @@ const ROWS: Row[] = [
     ['500', SERVER_ERROR_500, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '500', counts: { fetch: 'retryable' } })],
     ['429, Retry-After 400 s', THROTTLED_429_RETRY_400S, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '429', counts: { fetch: 'retryable' } })],
-    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['malformed 200', MALFORMED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 8, successCount: 0, lastOutcome: '200/malformed', counts: { fetch: 'malformed' }, lastBadBody: MALFORMED_BAD_BODY, warning: MALFORMED_WARNING })],
     ['a storage call failed', STORAGE_FAILED, 'go on', 'none', retryLater({ nextPollAtMs: NOW + 270_000, attempts: 8, pollCount: 7, successCount: 0, lastOutcome: 'storage_error', counts: { itemError: true } })],
   ]),
   // Attempt 5: 60 000 × 0.9.
@@ -454,13 +461,13 @@ const ROWS: Row[] = [
     ['200', OK, 'go on', 'answer rows', storeAnswer({ next: { afterNewEvents: NOW, withoutNewEvents: NOW }, pollCount: 6, successCount: 3 })],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('CAPTURED', 'session ended (404/12)', { lastOutcome: '404/12', pollCount: 6, attempts: 0, successCount: 2, counts: { fetch: 'expired_12', expired: 'expiredAfterCapture', sessionEnded: 'CAPTURED' } })],
     ['500', SERVER_ERROR_500, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (500)', { lastOutcome: '500', pollCount: 6, attempts: 1, successCount: 2, counts: { fetch: 'retryable', sessionEnded: 'CAPTURED' } })],
-    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (200/malformed)', { lastOutcome: '200/malformed', pollCount: 6, attempts: 1, successCount: 2, counts: { fetch: 'malformed', sessionEnded: 'CAPTURED' }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('CAPTURED', 'deadline reached after transient failures (200/malformed)', { lastOutcome: '200/malformed', pollCount: 6, attempts: 1, successCount: 2, counts: { fetch: 'malformed', sessionEnded: 'CAPTURED' }, lastBadBody: MALFORMED_BAD_BODY, warning: MALFORMED_WARNING })],
   ]),
   ...rowsFor('past the deadline, never captured', PAST_DEADLINE_NEVER_CAPTURED, [
     ['claimed', CLAIMED, 'go on', 'outcome row', ends('FAILED', 'deadline passed', { lastOutcome: '500', pollCount: 3, attempts: 3, successCount: 0, counts: { sessionEnded: 'FAILED' } })],
     ['404/12', EXPIRED_12, 'go on', 'outcome row', ends('LOST', 'session expired before any capture (404/12)', { lastOutcome: '404/12', pollCount: 4, attempts: 0, successCount: 0, counts: { fetch: 'expired_12', expired: 'expiredBeforeCapture', sessionEnded: 'LOST' } })],
     ['500, Retry-After 60 s', SERVER_ERROR_500_RETRY_60S, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 500)', { lastOutcome: '500', pollCount: 4, attempts: 4, successCount: 0, counts: { fetch: 'retryable', sessionEnded: 'FAILED' } })],
-    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 418/99)', { lastOutcome: '418/99', pollCount: 4, attempts: 4, successCount: 0, counts: { fetch: 'unexpected', sessionEnded: 'FAILED' }, lastBadBody: 'teapot', warning: unexpectedWarning('418/99') })],
+    ['unexpected 418/99', UNEXPECTED_418_99, 'go on', 'outcome row', ends('FAILED', 'no successful poll before the deadline (last: 418/99)', { lastOutcome: '418/99', pollCount: 4, attempts: 4, successCount: 0, counts: { fetch: 'unexpected', sessionEnded: 'FAILED' }, lastBadBody: TEAPOT_BAD_BODY, warning: unexpectedWarning('418/99') })],
     ['ids refused by the client', INVALID_ID, 'go on', 'outcome row', ends('INVALID', 'sid is too long', { lastOutcome: 'invalid_id', pollCount: 3, attempts: 3, successCount: 0, counts: { sessionEnded: 'INVALID' } })],
   ]),
   // Answers without app sessions only: never a success, LOST at the end (a misconfiguration worth a page).
@@ -488,7 +495,7 @@ const ROWS: Row[] = [
   ]),
   ...rowsFor('partly stored, at the deadline', PARTIAL_AT_DEADLINE, [
     ['claimed', CLAIMED, 'go on', 'outcome row', ends('CAPTURED', 'partial: deadline passed', { lastOutcome: '200', pollCount: 5, attempts: 0, successCount: 2, complete: false, counts: { sessionEnded: 'CAPTURED', partial: true } })],
-    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('CAPTURED', 'partial: deadline reached after transient failures (200/malformed)', { lastOutcome: '200/malformed', pollCount: 6, attempts: 1, successCount: 2, complete: false, counts: { fetch: 'malformed', sessionEnded: 'CAPTURED', partial: true }, lastBadBody: '{"appSes', warning: MALFORMED_WARNING })],
+    ['malformed 200', MALFORMED, 'go on', 'outcome row', ends('CAPTURED', 'partial: deadline reached after transient failures (200/malformed)', { lastOutcome: '200/malformed', pollCount: 6, attempts: 1, successCount: 2, complete: false, counts: { fetch: 'malformed', sessionEnded: 'CAPTURED', partial: true }, lastBadBody: MALFORMED_BAD_BODY, warning: MALFORMED_WARNING })],
   ]),
   // Hand-edited items: ended visibly rather than crashing a tick; missing counters count as 0.
   ...rowsFor('a malformed sid', BAD_SID, [

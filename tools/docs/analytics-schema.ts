@@ -10,7 +10,11 @@
  *   - our integer columns (epoch ms, counters) → bigint; other numbers → double (a price seen as 12 may be 11.7);
  *   - booleans → boolean; strings, JSON text (id-keyed maps such as revActiveVPs included: one column each
  *     since schema version 3, read with json_extract or CAST(json_parse(...) AS MAP(VARCHAR, JSON))), columns
- *     only ever seen null, mixed types → string.
+ *     only ever seen null, mixed types → string;
+ *   - every column holding personal data (lib/privacy: any category, any mode) → string, whatever its values:
+ *     a hash turns a number (a customerId, a year of birth) into text, and an operator may switch any category
+ *     to `hash`, so the schema must hold under every policy. Columns the default policy drops are declared too
+ *     (string), for deployments that keep them.
  * Left out: storage attributes (pk, sk, gsi*, as in `lpv export`). The per-id columns of rows of schema
  * version 2 and before (revActiveVPs_<id>_revision) cannot be declared, one per VP/VB/OSL id: they stay in the
  * files, and Athena reads those rows' map columns as null.
@@ -40,10 +44,8 @@ function merge(a: GlueType, b: GlueType): GlueType {
 
 function comment(column: DictionaryColumn): string {
   if (column.pii === undefined) return '';
-  return `personal data (${column.pii.category}): ${column.pii.why}; retention: capture, analytics`.slice(
-    0,
-    255,
-  );
+  const { category, mode, why } = column.pii;
+  return `personal data (${category}, default ${mode}): ${why}; retention: capture, analytics`.slice(0, 255);
 }
 
 export function buildAnalyticsSchema(dictionary: DataDictionary): AnalyticsSchema {
@@ -53,7 +55,7 @@ export function buildAnalyticsSchema(dictionary: DataDictionary): AnalyticsSchem
     const columns = tables.get(rowType) ?? new Map<string, AnalyticsColumn>();
     tables.set(rowType, columns);
     const name = column.name.toLowerCase();
-    const type = glueType(column.types, integral);
+    const type = column.pii !== undefined ? 'string' : glueType(column.types, integral);
     const existing = columns.get(name);
     columns.set(name, {
       name,

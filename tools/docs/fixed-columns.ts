@@ -59,7 +59,7 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
   engagementId: { description: '`engagements[].id` (promoted).' },
   eventKey: {
     description:
-      'Hash of the canonical event body: with eventType, serverTimeStamp and occurrence, the identity of the event.',
+      'Payload hash: an unkeyed 64-bit hash (16 hex of SHA-256) of the RAW event body as canonical JSON, computed before the privacy policy applies, so a key or mode change never re-keys an event. With eventType, serverTimeStamp and occurrence, the identity of the event.',
   },
   occurrence: {
     description: '0, 1, … among identical events of one answer (the same event sent twice stays two rows).',

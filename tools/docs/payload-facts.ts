@@ -11,6 +11,7 @@ import {
   type FlattenInput,
   type FlattenResult,
 } from '../../lib/capture/flatten';
+import { documentationPolicy } from './documentation-key';
 
 /** Which rows a payload column belongs to. */
 export interface ColumnGroup {
@@ -31,15 +32,16 @@ export function groupOf(fact: ColumnFact): ColumnGroup {
 }
 
 /**
- * Flattens one answer with fresh plans: its rows, and the facts (source path in the answer, `[]` marking array
- * elements, and encoding) of every payload column they have, once per plan made (a column of several shapes of
- * object, or of several app sessions, may come more than once).
+ * Flattens one answer with fresh plans under the default privacy policy and the documentation key
+ * (documentation-key.ts): its rows, and the facts (source path in the answer, `[]` marking array elements,
+ * encoding, personal-data category and treatment) of every payload column, dropped ones included, once per plan
+ * made (a column of several shapes of object, or of several app sessions, may come more than once).
  */
 export function payloadFacts(input: FlattenInput): { facts: ColumnFact[]; flattened: FlattenResult } {
   const facts: ColumnFact[] = [];
   const flattened = flattenVisitState(
     input,
-    newFlattenPlans((fact) => facts.push(fact)),
+    newFlattenPlans({ privacy: documentationPolicy(), onColumn: (fact) => facts.push(fact) }),
   );
   return { facts, flattened };
 }

@@ -4,8 +4,8 @@
  * name or an example holding `|`, a backslash or a newline cannot break a table.
  */
 import { CAPTURE_SCHEMA_VERSION, ROW_TYPES } from '../../lib/capture/rows';
-import { RETENTION, type PiiClass } from '../../lib/query/pii';
-import type { DataDictionary } from './dictionary';
+import { RETENTION } from '../../lib/query/retention';
+import type { DataDictionary, DictionaryColumn, PersonalData } from './dictionary';
 
 function cell(text: string | undefined): string {
   if (text === undefined || text === '') return '';
@@ -19,8 +19,20 @@ function code(text: string | undefined): string {
   return text === undefined || text === '' ? '' : `\`${text.replace(/`/g, "'")}\``;
 }
 
-function piiCell(pii: PiiClass | undefined): string {
-  return pii === undefined ? '' : `**${pii.category}**: ${cell(pii.why)} (retention: capture)`;
+const MODE_TEXT: Readonly<Record<PersonalData['mode'], string>> = {
+  keep: 'kept',
+  hash: 'hashed',
+  drop: 'dropped (never stored)',
+  truncate: 'truncated (/24, /48)',
+};
+
+function piiCell(pii: PersonalData | undefined): string {
+  return pii === undefined ? '' : `**${pii.category}**, ${MODE_TEXT[pii.mode]}: ${cell(pii.why)}`;
+}
+
+function typeCell(c: DictionaryColumn): string {
+  if (c.types.length === 0) return '—';
+  return c.types.join(', ') + (c.idKeyedMap ? ' (id-keyed map)' : '');
 }
 
 const SECTION_INTRO: Readonly<Record<string, string>> = {
@@ -67,17 +79,38 @@ export function renderDictionary(dictionary: DataDictionary): string {
   );
   line('  (`Topic` and `topic` become `Topic` and `topic__2`).');
   line('- Examples come from the samples; personal-data columns show none.');
+  line(
+    '- The **personal data** column gives the category and what the default privacy policy does to the value before',
+  );
+  line(
+    '  it is stored (kept, hashed, truncated, dropped): see [privacy.md](privacy.md). A hashed value is a string',
+  );
+  line(
+    '  `h<keyVersion>:` + 43 characters, whatever it was; a dropped column is listed (type —) but no row has it.',
+  );
+  line(
+    '  A **json** column is also treated inside, each value by its own path (an e-mail address in it is hashed).',
+  );
   line();
   renderSchemaVersions(dictionary, line);
   line('## Personal data and retention');
   line();
   line(
-    'Columns marked **personal data** hold data about a person (categories: identifier, name, contact, network,',
+    'Columns marked **personal data** hold data about a person (categories: name, contact, customer-id, network,',
   );
-  line('location, personal, free text that may hold personal data). The classification is code:');
   line(
-    '[lib/query/pii.ts](../lib/query/pii.ts), reused by the analytics schema. Where each copy lives and for how long:',
+    'birth-day, personal, precise-location, location, free-text, and our pseudonymous-id keys). The classification',
   );
+  line(
+    'and the policy are code: [lib/privacy](../lib/privacy), applied by the flattener to every value at its source',
+  );
+  line(
+    'path before anything is stored, and reused by the analytics schema (every classified column is a string there,',
+  );
+  line(
+    'a hash being text). This dictionary is generated under the default modes with a public documentation key',
+  );
+  line('(tools/docs/documentation-key.ts), never used at run time. Where each copy lives and for how long:');
   line();
   line('| retention | store | how long |');
   line('| --- | --- | --- |');
@@ -87,9 +120,12 @@ export function renderDictionary(dictionary: DataDictionary): string {
     'Every column below is kept under **capture** retention, and under **analytics** retention once copied to S3.',
   );
   line(
-    'The queue table holds `visitorId`, `sid` (and their combination in `pk`) and `lastBadBody` (a capped copy of',
+    'The queue table holds `visitorId`, `sid` (and their combination in `pk`) and, for an unusable answer,',
   );
-  line('an unusable answer, which may hold anything the answer held) under **queue** retention.');
+  line(
+    '`lastBadBody`: its size, a hash and its structure (keys and kinds of values), never a value; under **queue**',
+  );
+  line('retention.');
   line();
   line('## Our columns');
   line();
@@ -104,7 +140,7 @@ export function renderDictionary(dictionary: DataDictionary): string {
   line('| --- | --- | --- | --- | --- | --- |');
   for (const c of dictionary.fixed) {
     line(
-      `| ${code(c.name)} | ${c.rowTypes.join(', ')} | ${c.types.join(', ')} | ${cell(c.description)} | ${piiCell(c.pii)} | ${code(cell(c.example))} |`,
+      `| ${code(c.name)} | ${c.rowTypes.join(', ')} | ${typeCell(c)} | ${cell(c.description)} | ${piiCell(c.pii)} | ${code(cell(c.example))} |`,
     );
   }
   let current = '';
@@ -146,9 +182,8 @@ export function renderDictionary(dictionary: DataDictionary): string {
     line('| column | source in the answer | type | personal data | example |');
     line('| --- | --- | --- | --- | --- |');
     for (const c of section.columns) {
-      const type = c.types.join(', ') + (c.idKeyedMap ? ' (id-keyed map)' : '');
       line(
-        `| ${code(c.name)} | ${code(c.source)} | ${type} | ${piiCell(c.pii)} | ${code(cell(c.example))} |`,
+        `| ${code(c.name)} | ${code(c.source)} | ${typeCell(c)} | ${piiCell(c.pii)} | ${code(cell(c.example))} |`,
       );
     }
   }
