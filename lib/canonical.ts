@@ -87,7 +87,7 @@ function canonicalRecursive(value: Json | undefined, depth: number): string | un
 }
 
 /** An object's keys in its own order, sorted, and each sorted key's `"key":` text. */
-interface KeyOrder {
+export interface KeyOrder {
   readonly keys: readonly string[];
   readonly sorted: readonly string[];
   readonly heads: readonly string[];
@@ -100,9 +100,10 @@ const keyOrders = new Map<string | undefined, KeyOrder>();
 /**
  * The sorted order of `keys`, remembered for the last key list met with the same first key: objects of one shape
  * come in runs (the products of a cart, the items of an array), and comparing their keys with the last list
- * (interned strings, compared by reference) costs less than sorting and quoting them again.
+ * (interned strings, compared by reference) costs less than sorting and quoting them again. Shared with
+ * lib/privacy/treated-json.ts, which writes the same canonical JSON with treatments inside.
  */
-function keyOrderOf(keys: string[]): KeyOrder {
+export function keyOrderOf(keys: string[]): KeyOrder {
   const known = keyOrders.get(keys[0]);
   if (known !== undefined && sameKeys(known.keys, keys)) return known;
   const sorted = keys.length > 1 ? [...keys].sort() : keys;

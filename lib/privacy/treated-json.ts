@@ -3,10 +3,10 @@
  * (a contacts array with its e-mail addresses hashed, a leads array with nothing personal in it unchanged).
  * Each scalar takes the treatment of its own path (the column's path, then the keys down to it), and an object
  * member whose category is dropped leaves its object. With nothing to treat, the text is exactly
- * lib/canonical.ts's `canonicalJson` of the value (a test holds it to that), and costs about as much: key orders
- * are remembered per key list and path state, with each key's next state beside it.
+ * lib/canonical.ts's `canonicalJson` of the value (a test holds it to that), and costs about as much: it uses
+ * canonical.ts's key-order memo, with each key's next path state remembered beside it.
  */
-import { canonicalJson, scalarJson } from '../canonical';
+import { canonicalJson, keyOrderOf, scalarJson, type KeyOrder } from '../canonical';
 import type { Json, JsonObject } from '../liveperson/types';
 import { mayHoldClassifiedKey, type PathState } from './categories';
 
@@ -18,45 +18,24 @@ type Treatment =
 const RECURSION_LIMIT = 64;
 
 /**
- * An object's keys in its own order, sorted, and each sorted key's `"key":` text; beside them, per path state
- * (by index, filled when first needed), the state each sorted key leads to.
+ * Per key order (canonical.ts's memo, shared), per path state (by index, filled when first needed): the state
+ * each sorted key leads to. Kept beside the order rather than in it: only treated JSON needs it.
  */
-interface KeyOrder {
-  readonly keys: readonly string[];
-  readonly sorted: readonly string[];
-  readonly heads: readonly string[];
-  readonly statesAt: (readonly PathState[] | undefined)[];
-}
+const statesByOrder = new WeakMap<KeyOrder, (readonly PathState[] | undefined)[]>();
 
-/** Key orders remembered, by first key, before the memo is emptied. */
-const MAX_KEY_ORDERS = 4_096;
-const keyOrders = new Map<string | undefined, KeyOrder>();
-
-/**
- * As canonical.ts's keyOrderOf: the last key list met with the same first key, compared cheaply (objects of one
- * shape come in runs).
- */
-function keyOrderOf(keys: string[]): KeyOrder {
-  const known = keyOrders.get(keys[0]);
-  if (known !== undefined && sameKeys(known.keys, keys)) return known;
-  const sorted = keys.length > 1 ? [...keys].sort() : keys;
-  const order: KeyOrder = { keys, sorted, heads: sorted.map((key) => `${scalarJson(key)}:`), statesAt: [] };
-  if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
-  keyOrders.set(keys[0], order);
-  return order;
-}
-
-/** The states the sorted keys of `order` lead to from `state`, remembered in the order. */
+/** The states the sorted keys of `order` lead to from `state`. */
 function statesOf(order: KeyOrder, state: PathState): readonly PathState[] {
-  const states = order.sorted.map((key) => state.next(key));
-  order.statesAt[state.index] = states;
+  let byState = statesByOrder.get(order);
+  if (byState === undefined) {
+    byState = [];
+    statesByOrder.set(order, byState);
+  }
+  let states = byState[state.index];
+  if (states === undefined) {
+    states = order.sorted.map((key) => state.next(key));
+    byState[state.index] = states;
+  }
   return states;
-}
-
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -95,7 +74,7 @@ function write(
   }
   const order = keyOrderOf(Object.keys(value));
   const { sorted, heads } = order;
-  const states = order.statesAt[state.index] ?? statesOf(order, state);
+  const states = statesOf(order, state);
   out = '{';
   let first = true;
   for (let i = 0; i < sorted.length; i += 1) {
