@@ -144,7 +144,8 @@ export interface TickSummary {
  */
 export type DeferralReason = 'budget' | 'lease' | 'tick_stopped';
 
-function emptySummary(tickId: string, startedAtMs: number): TickSummary {
+/** The summary of a tick that has done nothing yet: every counter at 0. */
+export function emptySummary(tickId: string, startedAtMs: number): TickSummary {
   return {
     tickId,
     startedAtMs,

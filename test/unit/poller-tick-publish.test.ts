@@ -1,46 +1,15 @@
 import { MemoryMetrics, publishTickMetrics } from '../../lib/metrics';
-import { TickFailedError, tickAndPublish, type TickSummary } from '../../lib/poller/poller';
+import { emptySummary, TickFailedError, tickAndPublish, type TickSummary } from '../../lib/poller/poller';
 
 /** A summary as a tick leaves it (only the fields the check reads matter). */
 function summaryOf(okFetches: number): TickSummary {
+  const empty = emptySummary('t', 0);
   return {
-    tickId: 't',
-    startedAtMs: 0,
+    ...empty,
     finishedAtMs: 1,
-    stoppedBy: 'done',
-    fetches: {
-      ok: okFetches,
-      empty: 0,
-      expired_12: 0,
-      invalid_visitor_37: 0,
-      invalid_session_39: 0,
-      invalid_account_6: 0,
-      unauthorized_10: 0,
-      bad_request_33: 0,
-      retryable: 0,
-      malformed: 0,
-      unexpected: 0,
-    },
+    fetches: { ...empty.fetches, ok: okFetches },
     fetchAttempts: okFetches,
-    expiredBeforeCapture: 0,
-    expiredAfterCapture: 0,
-    sessions: { CAPTURED: 0, LOST: 0, INVALID: 0, FAILED: 0 },
-    sessionsPartial: 0,
-    rowsWritten: 0,
-    rowsTruncated: 0,
-    rowsFitted: 0,
-    rowsRejected: 0,
-    rowsUnwritten: 0,
-    batchCalls: 0,
     itemsClaimed: okFetches,
-    claimConflicts: 0,
-    itemsDeferred: 0,
-    itemsDeferredBy: { budget: 0, lease: 0, tick_stopped: 0 },
-    itemErrors: 0,
-    domainApiFailures: 0,
-    badRequest33Sessions: 0,
-    leasesLost: 0,
-    unknownEventTypes: 0,
   };
 }
 
