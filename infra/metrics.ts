@@ -29,20 +29,31 @@ export const ENQUEUE_METRIC_DIMENSIONS: Readonly<Record<string, string>> = Objec
 
 export const FIVE_MINUTES = Duration.minutes(5);
 
+/** One of our EMF metrics, under the dimensions its emitter publishes it with. */
+function ourMetric(
+  name: string,
+  dimensions: Readonly<Record<string, string>>,
+  statistic: string,
+  period: Duration,
+  label: string | undefined,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { ...dimensions },
+    statistic,
+    period,
+    ...(label !== undefined ? { label } : {}),
+  });
+}
+
 export function pollerMetric(
   name: PollerMetricName,
   statistic: string = cloudwatch.Stats.SUM,
   period: Duration = FIVE_MINUTES,
   label?: string,
 ): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName: name,
-    dimensionsMap: { ...POLLER_METRIC_DIMENSIONS },
-    statistic,
-    period,
-    ...(label !== undefined ? { label } : {}),
-  });
+  return ourMetric(name, POLLER_METRIC_DIMENSIONS, statistic, period, label);
 }
 
 /**
@@ -129,12 +140,5 @@ export function enqueueMetric(
   period: Duration = FIVE_MINUTES,
   label?: string,
 ): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName: name,
-    dimensionsMap: { ...ENQUEUE_METRIC_DIMENSIONS },
-    statistic,
-    period,
-    ...(label !== undefined ? { label } : {}),
-  });
+  return ourMetric(name, ENQUEUE_METRIC_DIMENSIONS, statistic, period, label);
 }
