@@ -60,6 +60,7 @@ import {
   type StoredScalar,
   type WriteStats,
 } from './capture-store';
+import { batchBackoffMs, isThrottlingError } from './dynamo';
 
 /** DynamoDB's item limit is 400 KB including attribute names; 2 KB under it, for the estimate's sake. */
 export const MAX_ITEM_BYTES = 400 * 1024 - 2048;
@@ -365,12 +366,6 @@ interface Pending {
   readonly item: Record<string, AttributeValue>;
 }
 
-const THROTTLING_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-]);
-
 function errorName(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;
 }
@@ -427,7 +422,7 @@ export class DynamoCaptureStore implements CaptureStore {
   /** Waits before attempt `attempt + 1`; false (no wait) when the attempts ran out or the wait would pass the deadline. */
   private async backoff(attempt: number, deadlineMs: number | undefined): Promise<boolean> {
     if (attempt >= this.maxBatchAttempts) return false;
-    const delayMs = this.random() * this.baseDelayMs * 2 ** (attempt - 1);
+    const delayMs = batchBackoffMs(attempt, this.baseDelayMs, this.random);
     if (this.pastDeadline(deadlineMs, delayMs)) return false;
     await this.sleep(delayMs);
     return true;
@@ -471,7 +466,7 @@ export class DynamoCaptureStore implements CaptureStore {
           for (const row of pending) await this.writeAlone(row, stats, deadlineMs);
           return;
         }
-        if (name === undefined || !THROTTLING_ERRORS.has(name)) throw error;
+        if (!isThrottlingError(error)) throw error;
         unprocessed = pending.map((row) => ({ PutRequest: { Item: row.item } }));
       }
       if (unprocessed.length === 0) {
@@ -522,7 +517,7 @@ export class DynamoCaptureStore implements CaptureStore {
       } catch (error) {
         const name = errorName(error);
         if (name === 'ValidationException') return 'refused';
-        if (name === undefined || !THROTTLING_ERRORS.has(name)) throw error;
+        if (!isThrottlingError(error)) throw error;
       }
       if (!(await this.backoff(attempt, deadlineMs))) return 'unwritten';
     }

@@ -40,16 +40,11 @@ import {
   visitorIndexPk,
 } from '../keys';
 import { ERASED_STATE, type QueueTombstone, type StoredQueueState } from '../queue/model';
+import { batchBackoffMs, isThrottlingError } from './dynamo';
 
 /** Parallel segments of the queue scan. */
 export const QUEUE_SCAN_SEGMENTS = 4;
 const BATCH_SIZE = 25;
-
-const THROTTLING_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-]);
 
 export interface ErasureCaptureOptions {
   /** Calls per batch (resending unprocessed or throttled deletes) before the erasure fails. @default 10 */
@@ -274,8 +269,7 @@ export class DynamoErasureCapture implements ErasureCapture {
         );
         pending = (answer.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
       } catch (error) {
-        const name = error instanceof Error ? error.name : undefined;
-        if (name === undefined || !THROTTLING_ERRORS.has(name)) throw error;
+        if (!isThrottlingError(error)) throw error;
       }
       if (pending.length === 0) return;
       if (attempt >= this.maxBatchAttempts) {
@@ -284,7 +278,7 @@ export class DynamoErasureCapture implements ErasureCapture {
             'run the erasure again: it resumes',
         );
       }
-      await this.sleep(this.random() * this.baseDelayMs * 2 ** (attempt - 1));
+      await this.sleep(batchBackoffMs(attempt, this.baseDelayMs, this.random));
     }
   }
 }

@@ -115,3 +115,22 @@ export async function ensureTables(
   }
   return { created, existing };
 }
+
+/** Errors DynamoDB answers when a call was refused for load, after the SDK's own retries: worth resending. */
+const THROTTLING_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+]);
+
+export function isThrottlingError(error: unknown): boolean {
+  return error instanceof Error && THROTTLING_ERRORS.has(error.name);
+}
+
+/**
+ * The wait before resending a batch for the `attempt`-th time (1-based): `baseDelayMs` doubling per attempt,
+ * with full jitter (`random()` in [0, 1)), so that many writers backing off do not come back together.
+ */
+export function batchBackoffMs(attempt: number, baseDelayMs: number, random: () => number): number {
+  return random() * baseDelayMs * 2 ** (attempt - 1);
+}
