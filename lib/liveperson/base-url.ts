@@ -1,12 +1,8 @@
 import { checkServiceUrl, isLoopbackHost } from '../config';
 import { MINUTE_MS, SECOND_MS, type Clock } from '../clock';
-import {
-  BaseUriResolutionError,
-  FailureBackoff,
-  RequestCancelledError,
-  type FailureBackoffPolicy,
-} from '../errors';
+import { BaseUriResolutionError, RequestCancelledError } from '../errors';
 import { assertValidId } from '../ids';
+import { FailureBackoff, type FailureBackoffPolicy } from './failure-backoff';
 import { httpGet, type HttpAgents } from './http';
 
 /** Where the Visit Information API of an account lives. */

@@ -1,6 +1,7 @@
 import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { MINUTE_MS, SECOND_MS, systemClock, type Clock } from '../clock';
-import { CredentialsError, FailureBackoff, type FailureBackoffPolicy } from '../errors';
+import { CredentialsError } from '../errors';
+import { FailureBackoff, type FailureBackoffPolicy } from './failure-backoff';
 import { parseCredentials, type LivePersonCredentials } from './oauth';
 
 /** Where the client gets its four OAuth values. `refresh()` rereads them (after a 401: a rotated secret). */

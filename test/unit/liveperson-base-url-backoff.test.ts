@@ -1,10 +1,10 @@
 import { ManualClock, MINUTE_MS, SECOND_MS } from '../../lib/clock';
+import { BaseUriResolutionError } from '../../lib/errors';
 import {
-  BaseUriResolutionError,
   FailureBackoff,
   failureBackoffDelayMs,
   type FailureBackoffPolicy,
-} from '../../lib/errors';
+} from '../../lib/liveperson/failure-backoff';
 import { DOMAIN_API_FAILURE_BACKOFF } from '../../lib/liveperson/base-url';
 import { CREDENTIALS_FAILURE_BACKOFF } from '../../lib/liveperson/credentials';
 
