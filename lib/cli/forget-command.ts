@@ -64,6 +64,7 @@ export const FORGET_COMMAND: Command = {
     // Read before any table is touched: a bad setting stops the command with nothing done.
     const leaseSec = status === undefined ? loadPollerSettings(io.env).leaseSec : 0;
     const { hashKey } = loadPrivacySettings(io.env);
+    const hasher = hashKey === undefined ? undefined : new KeyedHasher(hashKey);
     const client = createDocumentClient(storageSettings);
     try {
       const queue = new DynamoErasureQueue(client, storageSettings.queueTable);
@@ -87,7 +88,7 @@ export const FORGET_COMMAND: Command = {
           dryRun,
           leaseMs: leaseSec * 1000,
           // With a hash key (LPV_HASH_KEY), the audit names the visitor by its keyed hash; without, not at all.
-          hashVisitorId: hashKey === undefined ? undefined : (id) => new KeyedHasher(hashKey).hash(id),
+          hashVisitorId: hasher === undefined ? undefined : (id) => hasher.hash(id),
         },
         {
           queue,
