@@ -91,6 +91,12 @@ export interface KeyOrder {
   readonly keys: readonly string[];
   readonly sorted: readonly string[];
   readonly heads: readonly string[];
+  /**
+   * Room for what a writer derives from the order and keeps with it, by an index of its own: treated JSON
+   * (lib/privacy/treated-json.ts) keeps the path states of the sorted keys here, per path state. A slot on the
+   * order rather than a WeakMap beside it: it is read once per object written.
+   */
+  readonly derived: unknown[];
 }
 
 /** Key orders kept, by first key, before the memo is emptied. */
@@ -107,7 +113,7 @@ export function keyOrderOf(keys: string[]): KeyOrder {
   const known = keyOrders.get(keys[0]);
   if (known !== undefined && sameKeys(known.keys, keys)) return known;
   const sorted = keys.length > 1 ? [...keys].sort() : keys;
-  const order: KeyOrder = { keys, sorted, heads: sorted.map((key) => `${quoted(key)}:`) };
+  const order: KeyOrder = { keys, sorted, heads: sorted.map((key) => `${quoted(key)}:`), derived: [] };
   if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
   keyOrders.set(keys[0], order);
   return order;

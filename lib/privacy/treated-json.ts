@@ -18,22 +18,14 @@ type Treatment =
 const RECURSION_LIMIT = 64;
 
 /**
- * Per key order (canonical.ts's memo, shared), per path state (by index, filled when first needed): the state
- * each sorted key leads to. Kept beside the order rather than in it: only treated JSON needs it.
+ * The states the sorted keys of `order` lead to from `state`, kept in the order's `derived` slots (canonical.ts's
+ * key-order memo, shared) by the state's index.
  */
-const statesByOrder = new WeakMap<KeyOrder, (readonly PathState[] | undefined)[]>();
-
-/** The states the sorted keys of `order` lead to from `state`. */
 function statesOf(order: KeyOrder, state: PathState): readonly PathState[] {
-  let byState = statesByOrder.get(order);
-  if (byState === undefined) {
-    byState = [];
-    statesByOrder.set(order, byState);
-  }
-  let states = byState[state.index];
+  let states = order.derived[state.index] as readonly PathState[] | undefined;
   if (states === undefined) {
     states = order.sorted.map((key) => state.next(key));
-    byState[state.index] = states;
+    order.derived[state.index] = states;
   }
   return states;
 }
