@@ -6,6 +6,9 @@
  *   npm run bench -- --quick      smaller sizes (about 2 minutes), for a quick look
  *   npm run bench -- --only 1,3   some figures only
  *
+ * Figure 7 (capacity units per captured session, against the committed baseline) runs alone as
+ * `npm run capacity`; it needs java (DynamoDB Local).
+ *
  * BENCH_CHILD_NODE_OPTIONS adds node options to the bench's child processes (the simulator, dynalite, the
  * figure-5 tick), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where each one spends its time;
  * BENCH_PROFILE_TICK=file.cpuprofile profiles figure 2's last tick alone (end-to-end.ts).
@@ -17,6 +20,7 @@
 import './env';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchCapacity } from './capacity';
 import { benchDynamoCalls } from './dynamo-calls';
 import { runBundledChild } from './bundle';
 import type { EndToEndOptions } from './end-to-end';
@@ -164,6 +168,8 @@ async function main(): Promise<number> {
           parallel: Math.min(2, cores),
         }),
     ],
+    // The same size in --quick: its units are compared with the committed baseline's, measured at this size.
+    ['7', 'capacity units per captured session', () => benchCapacity()],
   ];
 
   let failed = 0;
