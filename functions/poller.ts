@@ -3,13 +3,19 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { systemClock } from '../lib/clock';
 import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../lib/config';
 import { publishTickMetrics } from '../lib/metrics';
-import { loadPrivacyPolicy } from '../lib/privacy/config';
+import { loadPrivacySettings } from '../lib/privacy/config';
 import { tickAndPublish, type TickSummary } from '../lib/poller/poller';
-import { createCredentialsProvider, createPoller, createStorage, createVisitClient } from '../lib/wiring';
+import {
+  createCredentialsProvider,
+  createPoller,
+  createPrivacyPlans,
+  createStorage,
+  createVisitClient,
+} from '../lib/wiring';
 import { POLLER_SERVICE_NAME } from './commons/constants';
 import { powertoolsLog, powertoolsMetrics } from './commons/observability';
 
-// Built once per container: settings, clients (keep-alive sockets), cached credentials.
+// Built once per container: settings, clients (keep-alive sockets), cached credentials and hash key.
 const logger = new Logger({ serviceName: 'lpv-poller' });
 const log = powertoolsLog(logger);
 const metrics = powertoolsMetrics(POLLER_SERVICE_NAME);
@@ -24,8 +30,10 @@ const poller = createPoller(livePerson.accountId, loadPollerSettings(process.env
   source,
   clock: systemClock,
   log,
-  // The hash key's Secrets Manager secret is still to come (docs/privacy.md): until then LPV_HASH_KEY, if set.
-  privacy: loadPrivacyPolicy(process.env, (message) => log.warn(message)),
+  // The modes (LPV_PRIVACY_*, from the stack's lpv:privacy* context) are checked here, at cold start. The hash
+  // key comes from the stack's secret (LPV_HASH_KEY_SECRET_ID), read when each tick starts and cached like the
+  // credentials: an unreadable or invalid key stops the tick before it claims anything (a configuration fault).
+  privacy: createPrivacyPlans(loadPrivacySettings(process.env), log),
 });
 
 /** getRemainingTimeInMillis can read near zero just before the kill: keep this much back. */

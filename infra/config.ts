@@ -1,7 +1,17 @@
+import { captureRetentionProblem, KEEP } from '../lib/capture-retention';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../lib/config';
 import { ACCOUNT_ID_PATTERN } from '../lib/ids';
 import { defaultPollPolicy } from '../lib/poller/policy';
+import {
+  CATEGORY_DEFINITIONS,
+  PRIVACY_CATEGORIES,
+  parsePrivacyMode,
+  privacyModeRule,
+  type PrivacyCategory,
+  type PrivacyMode,
+} from '../lib/privacy/categories';
 import { checkTimingRule, type TimingSettingNames } from '../lib/poll-timing';
+import { analyticsErasureDays, type AnalyticsRetentionSettings } from './analytics-retention';
 
 /**
  * Deployment settings, read once from the CDK context (`cdk.json` "context", or `cdk deploy -c key=value`).
@@ -74,10 +84,16 @@ export interface DeploymentConfig {
   /** Duration alarm: Maximum duration above this share of the timeout. @default 0.8 */
   readonly durationAlarmTimeoutRatio: number;
   /**
-   * Capture-row retention in days. Only 'keep' is possible today: capture rows carry no TTL attribute
-   * (CAPTURE_TABLE.ttlAttributeSec is unset in lib/store/schema.ts). @default 'keep'
+   * Capture-row retention: 'keep' (no TTL), or days from 1 to 36500 after which every row of a session expires,
+   * counted from the session's start (rule: lib/capture-retention.ts; the poller's CAPTURE_RETENTION_DAYS).
+   * @default 'keep'
    */
-  readonly captureRetentionDays: 'keep';
+  readonly captureRetentionDays: 'keep' | number;
+  /**
+   * Days of point-in-time recovery of the capture and queue tables (1 to 35): how far back a table can be
+   * restored, and so how long a deleted or expired row survives in backups. @default 35 (DynamoDB's maximum)
+   */
+  readonly pointInTimeRecoveryDays: number;
   /** Steady-state and burst request rates of the enqueue HTTP API stage. @default 50 / 100 */
   readonly enqueueRateLimitPerSec: number;
   readonly enqueueBurstLimit: number;
@@ -87,6 +103,23 @@ export interface DeploymentConfig {
   readonly enqueueMaxBodyBytes: number;
   /** Retention of the functions' and the API's log groups. @default 30 */
   readonly logRetentionDays: number;
+  /**
+   * The analytics copy's retention clocks, in days (infra/analytics-retention.ts explains each): Iceberg snapshot
+   * retention @default 5, orphan-file age @default 3, noncurrent object versions @default 1, errors/ @default 7,
+   * Athena results @default 7, the NDJSON copy of before Iceberg (rows/) @default 1. Together they must fit in
+   * analyticsErasureBoundDays.
+   */
+  readonly analyticsRetention: AnalyticsRetentionSettings;
+  /**
+   * The most days an erased or expired row may stay in the analytics buckets (docs/privacy.md states it); synth
+   * fails when the clocks above allow longer. @default 10
+   */
+  readonly analyticsErasureBoundDays: number;
+  /**
+   * The privacy mode of each category set by `lpv:privacy<Category>` (privacyContextKey), passed to the poller as
+   * LPV_PRIVACY_<CATEGORY>. @default - none set: every category keeps its default (docs/privacy.md)
+   */
+  readonly privacyModes: Readonly<Partial<Record<PrivacyCategory, PrivacyMode>>>;
 }
 
 export const CONTEXT_PREFIX = 'lpv:';
@@ -114,14 +147,51 @@ export const CONTEXT_DEFAULTS = {
   fallingBehindAlarmActions: 'true',
   durationAlarmTimeoutRatio: 0.8,
   captureRetentionDays: 'keep',
+  pointInTimeRecoveryDays: 35,
   enqueueRateLimitPerSec: 50,
   enqueueBurstLimit: 100,
   enqueueMaxBatchItems: 500,
   enqueueMaxBodyBytes: 262_144,
   logRetentionDays: 30,
+  analyticsSnapshotRetentionDays: 5,
+  analyticsOrphanFileRetentionDays: 3,
+  analyticsNoncurrentVersionDays: 1,
+  analyticsErrorsRetentionDays: 7,
+  athenaResultsRetentionDays: 7,
+  analyticsLegacyRowsExpiryDays: 1,
+  analyticsErasureBoundDays: 10,
 } as const satisfies Record<string, string | number | undefined>;
 
 export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
+
+/**
+ * The context key of a privacy category's mode, one rule for every category: `privacy` + the category's name in
+ * camel case (`customer-id` → `lpv:privacyCustomerId`). Unset: the category's default.
+ */
+export function privacyContextKey(category: PrivacyCategory): string {
+  const words = category.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1));
+  return `${CONTEXT_PREFIX}privacy${words.join('')}`;
+}
+
+/**
+ * The privacy modes set in the context, each checked with the rule of the environment's LPV_PRIVACY_<CATEGORY>
+ * (lib/privacy/categories.ts parsePrivacyMode): the same values are accepted in both places.
+ */
+function loadPrivacyModes(lookup: Lookup): Partial<Record<PrivacyCategory, PrivacyMode>> {
+  const modes: Partial<Record<PrivacyCategory, PrivacyMode>> = {};
+  const networkKey = privacyContextKey(CATEGORY_DEFINITIONS.network.category);
+  for (const definition of PRIVACY_CATEGORIES) {
+    const key = privacyContextKey(definition.category);
+    const value = lookup(key);
+    if (!present(value)) continue;
+    if (typeof value !== 'string') throw new ContextError(key, 'must be a string', value);
+    const mode = parsePrivacyMode(definition, value);
+    if (mode === undefined)
+      throw new ContextError(key, privacyModeRule(definition, value, networkKey), value);
+    modes[definition.category] = mode;
+  }
+  return modes;
+}
 
 /** Log group retentions CloudWatch accepts. */
 const LOG_RETENTION_DAYS = [
@@ -231,7 +301,10 @@ function httpsUrl(s: string): string | undefined {
  * whole context, to catch a misspelt `lpv:` key that would otherwise be ignored silently.
  */
 export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] = []): DeploymentConfig {
-  const known = new Set(Object.keys(CONTEXT_DEFAULTS).map((k) => CONTEXT_PREFIX + k));
+  const known = new Set([
+    ...Object.keys(CONTEXT_DEFAULTS).map((k) => CONTEXT_PREFIX + k),
+    ...PRIVACY_CATEGORIES.map((c) => privacyContextKey(c.category)),
+  ]);
   for (const key of allKeys) {
     if (key.startsWith(CONTEXT_PREFIX) && !known.has(key)) {
       throw new ContextError(key, `unknown key; known keys: ${[...known].join(', ')}`);
@@ -277,15 +350,13 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
   const pollerTimeoutSec = r.number('pollerTimeoutSec', 30, 900);
   const pollConcurrency = r.number('pollConcurrency', 1, 256);
   const leaseSec = r.number('leaseSec', 30, 3600);
+  // `keep`, or whole days: a number from cdk.json, or its text from `-c key=value`.
   const captureRaw = r.raw('captureRetentionDays');
-  if (captureRaw !== 'keep') {
-    const days = r.checkNumber('captureRetentionDays', captureRaw, 1, 36_500, true);
-    throw new ContextError(
-      'captureRetentionDays',
-      `only "keep" is supported: capture rows carry no TTL attribute yet (CAPTURE_TABLE.ttlAttributeSec is ` +
-        `unset in lib/store/schema.ts, and the poller writes none), so a retention of ${days} days would expire nothing`,
-    );
-  }
+  const captureText = typeof captureRaw === 'string' ? captureRaw.trim() : captureRaw;
+  const captureProblem = captureRetentionProblem(captureText);
+  if (captureProblem !== undefined)
+    throw new ContextError('captureRetentionDays', captureProblem, captureRaw);
+  const captureRetentionDays = captureText === KEEP ? KEEP : Number(captureText);
   const lostRatioEvaluationPeriods = r.number('lostRatioEvaluationPeriods', 1, 288);
   const lostRatioDatapointsToAlarm = r.number('lostRatioDatapointsToAlarm', 1, 288);
   if (lostRatioDatapointsToAlarm > lostRatioEvaluationPeriods) {
@@ -350,13 +421,49 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
     minTimeToDeadlineThresholdMs: r.number('minTimeToDeadlineThresholdMs', 0, 6 * 3_600_000),
     fallingBehindAlarmActions: r.boolean('fallingBehindAlarmActions'),
     durationAlarmTimeoutRatio: r.number('durationAlarmTimeoutRatio', 0.1, 1, { integer: false }),
-    captureRetentionDays: 'keep',
+    captureRetentionDays,
+    pointInTimeRecoveryDays: r.number('pointInTimeRecoveryDays', 1, 35),
     enqueueRateLimitPerSec,
     enqueueBurstLimit,
     enqueueMaxBatchItems: r.number('enqueueMaxBatchItems', 1, 1000),
     enqueueMaxBodyBytes: r.number('enqueueMaxBodyBytes', 1024, 6_000_000),
     logRetentionDays,
+    privacyModes: loadPrivacyModes(lookup),
+    ...loadAnalyticsRetention(r),
   };
+}
+
+/** The analytics copy's retention clocks, checked against the erasure bound (infra/analytics-retention.ts). */
+function loadAnalyticsRetention(
+  r: Reader,
+): Pick<DeploymentConfig, 'analyticsRetention' | 'analyticsErasureBoundDays'> {
+  const analyticsRetention: AnalyticsRetentionSettings = {
+    // Glue's optimizers take whole days from 1; a snapshot kept 0 days would make time travel useless.
+    snapshotRetentionDays: r.number('analyticsSnapshotRetentionDays', 1, 3650),
+    orphanFileRetentionDays: r.number('analyticsOrphanFileRetentionDays', 1, 3650),
+    noncurrentVersionDays: r.number('analyticsNoncurrentVersionDays', 1, 3650),
+    errorsRetentionDays: r.number('analyticsErrorsRetentionDays', 1, 3650),
+    resultsRetentionDays: r.number('athenaResultsRetentionDays', 1, 3650),
+    legacyRowsExpiryDays: r.number('analyticsLegacyRowsExpiryDays', 1, 3650),
+  };
+  const analyticsErasureBoundDays = r.number('analyticsErasureBoundDays', 1, 3650);
+  const days = analyticsErasureDays(analyticsRetention);
+  if (days > analyticsErasureBoundDays) {
+    throw new ContextError(
+      [
+        'analyticsErasureBoundDays',
+        'analyticsSnapshotRetentionDays',
+        'analyticsOrphanFileRetentionDays',
+        'analyticsNoncurrentVersionDays',
+        'analyticsErrorsRetentionDays',
+        'athenaResultsRetentionDays',
+        'analyticsLegacyRowsExpiryDays',
+      ],
+      `the analytics retention settings let an erased row stay up to ${days} days in S3, more than the bound`,
+      analyticsErasureBoundDays,
+    );
+  }
+  return { analyticsRetention, analyticsErasureBoundDays };
 }
 
 /**

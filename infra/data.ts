@@ -4,9 +4,17 @@ import { Construct } from 'constructs';
 import { CAPTURE_TABLE, QUEUE_TABLE, type KeyAttribute, type TableDefinition } from '../lib/store/schema';
 
 export interface DataTablesProps {
-  /** Capture-row retention: 'keep' only (see infra/config.ts). @default 'keep' */
-  readonly captureRetentionDays?: 'keep';
+  /**
+   * Capture-row retention: 'keep' or days (infra/config.ts). The capture table declares its TTL attribute
+   * either way; the poller writes it on rows only when days are set (CAPTURE_RETENTION_DAYS). @default 'keep'
+   */
+  readonly captureRetentionDays?: 'keep' | number;
+  /** Point-in-time recovery period of both tables, 1 to 35 days. @default 35 */
+  readonly pointInTimeRecoveryDays?: number;
 }
+
+/** DynamoDB's longest point-in-time recovery period, and ours by default. */
+export const MAX_POINT_IN_TIME_RECOVERY_DAYS = 35;
 
 function attribute(key: KeyAttribute): dynamodb.Attribute {
   return {
@@ -17,20 +25,29 @@ function attribute(key: KeyAttribute): dynamodb.Attribute {
 
 /**
  * A table built from the shared schema (lib/store/schema.ts), the same definition `lpv tables create` uses
- * locally: keys, indexes and the TTL attribute are never spelt here. On-demand, point-in-time recovery,
+ * locally: keys, indexes and the TTL attribute are never spelt here. On-demand, point-in-time recovery (for
+ * `pointInTimeRecoveryDays`, default 35: backups keep a deleted or expired item no longer than that),
  * encrypted with the AWS-managed KMS key (usage visible in CloudTrail, no key policy to manage).
  */
 export function tableFromDefinition(
   scope: Construct,
   definition: TableDefinition,
-  options: { removalPolicy: RemovalPolicy; deletionProtection: boolean; stream?: dynamodb.StreamViewType },
+  options: {
+    removalPolicy: RemovalPolicy;
+    deletionProtection: boolean;
+    stream?: dynamodb.StreamViewType;
+    pointInTimeRecoveryDays?: number;
+  },
 ): dynamodb.Table {
   // The construct id is the schema's logical name: it must never change, a new id replaces the table.
   const table = new dynamodb.Table(scope, definition.logicalName, {
     partitionKey: attribute(definition.partitionKey),
     ...(definition.sortKey ? { sortKey: attribute(definition.sortKey) } : {}),
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    pointInTimeRecoverySpecification: {
+      pointInTimeRecoveryEnabled: true,
+      recoveryPeriodInDays: options.pointInTimeRecoveryDays ?? MAX_POINT_IN_TIME_RECOVERY_DAYS,
+    },
     encryption: dynamodb.TableEncryption.AWS_MANAGED,
     ...(definition.ttlAttributeSec !== undefined ? { timeToLiveAttribute: definition.ttlAttributeSec } : {}),
     removalPolicy: options.removalPolicy,
@@ -55,7 +72,10 @@ export function tableFromDefinition(
  * - Queue: work in flight; items expire through DynamoDB TTL (`expiresAtSec`, a week after the session's
  *   deadline). Deleted with the stack: what it holds is at most six hours from worthless.
  * - Capture: the analysts' data. RETAIN and deletion protection, so neither `cdk destroy` nor a replacement
- *   by mistake can delete it. Rows are kept until someone deletes them.
+ *   by mistake can delete it. Rows are kept until someone deletes them, or, with a retention, until their TTL
+ *   (`expiresAtSec`, the same on every row of a session: lib/capture-retention.ts).
+ * Both: point-in-time recovery for `pointInTimeRecoveryDays` (the queue too: it holds visitor and session ids,
+ * and a shorter period is what an operator asks for to bound how long erased data survives in backups).
  */
 export class DataTables extends Construct {
   readonly queueTable: dynamodb.Table;
@@ -63,17 +83,31 @@ export class DataTables extends Construct {
   /** Name of the queue's due index (the only index the poller queries). */
   readonly dueIndexName: string;
 
-  constructor(scope: Construct, id: string, _props: DataTablesProps = {}) {
+  constructor(scope: Construct, id: string, props: DataTablesProps = {}) {
     super(scope, id);
+    const pointInTimeRecoveryDays = props.pointInTimeRecoveryDays ?? MAX_POINT_IN_TIME_RECOVERY_DAYS;
+    if (!(
+      Number.isInteger(pointInTimeRecoveryDays) &&
+      pointInTimeRecoveryDays >= 1 &&
+      pointInTimeRecoveryDays <= 35
+    )) {
+      throw new Error(
+        `pointInTimeRecoveryDays must be an integer from 1 to 35, got ${pointInTimeRecoveryDays}`,
+      );
+    }
     this.queueTable = tableFromDefinition(this, QUEUE_TABLE, {
       removalPolicy: RemovalPolicy.DESTROY,
       deletionProtection: false,
+      pointInTimeRecoveryDays,
     });
     this.captureTable = tableFromDefinition(this, CAPTURE_TABLE, {
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: true,
-      // New images feed the analytics bucket (infra/analytics.ts): every written row reaches S3.
-      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      pointInTimeRecoveryDays,
+      // New and old images feed the analytics copy (infra/analytics.ts): a write becomes an Iceberg upsert, a
+      // removal (erasure, TTL) a delete, whose table and partition only the OLD image tells. Changing the view
+      // type replaces the stream (and so the pipe that reads it): docs/deploy.md, "Moving to the Iceberg copy".
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
     });
     const due = QUEUE_TABLE.indexes[0];
     if (due === undefined) throw new Error('QUEUE_TABLE defines no due index');

@@ -1,6 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { ENQUEUE_SERVICE_NAME, POLLER_SERVICE_NAME } from '../functions/commons/constants';
+import {
+  ENQUEUE_SERVICE_NAME,
+  ERASER_SERVICE_NAME,
+  POLLER_SERVICE_NAME,
+} from '../functions/commons/constants';
 import {
   FETCH_OUTCOMES,
   METRIC,
@@ -8,6 +12,7 @@ import {
   fetchMetricName,
   type FetchOutcomeMetric,
   type EnqueueMetricName,
+  type ErasureMetricName,
   type PollerMetricName,
 } from '../lib/metrics';
 
@@ -25,6 +30,11 @@ export const POLLER_METRIC_DIMENSIONS: Readonly<Record<string, string>> = Object
 /** The enqueue function's metrics (functions/enqueue.ts) carry exactly `{ service: 'lpv-enqueue' }`. */
 export const ENQUEUE_METRIC_DIMENSIONS: Readonly<Record<string, string>> = Object.freeze({
   service: ENQUEUE_SERVICE_NAME,
+});
+
+/** The eraser's metrics (functions/eraser.ts) carry exactly `{ service: 'lpv-eraser' }`. */
+export const ERASURE_METRIC_DIMENSIONS: Readonly<Record<string, string>> = Object.freeze({
+  service: ERASER_SERVICE_NAME,
 });
 
 export const FIVE_MINUTES = Duration.minutes(5);
@@ -141,4 +151,12 @@ export function enqueueMetric(
   label?: string,
 ): cloudwatch.Metric {
   return ourMetric(name, ENQUEUE_METRIC_DIMENSIONS, statistic, period, label);
+}
+
+export function erasureMetric(
+  name: ErasureMetricName,
+  statistic: string = cloudwatch.Stats.SUM,
+  period: Duration = FIVE_MINUTES,
+): cloudwatch.Metric {
+  return ourMetric(name, ERASURE_METRIC_DIMENSIONS, statistic, period, undefined);
 }

@@ -8,10 +8,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENQUEUE_METRIC, METRIC, fetchMetricName } from '../lib/metrics';
+import { ENQUEUE_METRIC, ERASURE_METRIC, METRIC, METRICS_NAMESPACE, fetchMetricName } from '../lib/metrics';
+import { ANALYTICS_ROUTE_METRIC, ANALYTICS_ROUTE_SERVICE_NAME } from '../lib/query/analytics-route';
 import type { DeploymentConfig } from './config';
 import {
   enqueueMetric,
+  erasureMetric,
   expired12Rate,
   FIVE_MINUTES,
   lostBeforeCaptureRatio,
@@ -26,6 +28,8 @@ export interface WatchedAnalyticsFeed {
   readonly deadLetters: sqs.IQueue;
   readonly deliveryStream: firehose.CfnDeliveryStream;
   readonly pipe: pipes.CfnPipe;
+  /** Firehose's buffer interval before a commit (the freshness alarm allows it). */
+  readonly bufferIntervalSec: number;
 }
 
 export interface MonitoringProps {
@@ -51,6 +55,12 @@ export const ALARM_THRESHOLDS = {
    * (a rotation not followed, the window over) fails every request it sends.
    */
   enqueueUnauthorizedPerPeriod: 5,
+  /**
+   * Oldest POST /forget request not done, in ms. A request is normally done within about 3 minutes (a minute
+   * for the next eraser run, the poller's lease + 15 s of wait, the deletes); a crashed run's request is taken
+   * over after about 6 more. 30 minutes means several attempts failed, or the eraser does not run.
+   */
+  erasureOverdueMs: 30 * 60_000,
 } as const;
 
 /** Where each alarm's runbook is: one section per alarm, headed by its construct id. */
@@ -68,8 +78,8 @@ const {
  * The alarm topic (optional e-mail subscription) and the alarms: the poller's outcomes and health, our side's
  * failures (partial captures, item errors, rows not stored, the Domain API), LivePerson's odd answers (400/33,
  * malformed or unexpected), the analytics feed (dead letters, Firehose, the pipe) and the enqueue endpoint
- * (401, 5xx). Every alarm has a runbook section in docs/operations.md (test/infra/operations-doc.test.ts keeps
- * the two in step). Missing data: the heartbeat treats it as breaching (no tick is the failure it watches);
+ * (401, 5xx), and late erasures. Every alarm has a runbook section in docs/operations.md (test/infra/operations-doc.test.ts keeps
+ * the two in step). Missing data: the heartbeat and ErasureOverdue treat it as breaching (no run is the failure they watch);
  * every other alarm as not breaching, so a quiet night, when the poller emits little or nothing, pages no one.
  */
 export class Monitoring extends Construct {
@@ -181,8 +191,8 @@ export class Monitoring extends Construct {
     countAbove(
       'ConfigurationFault',
       pollerMetric(METRIC.configurationFaults, 'Sum', ONE_MINUTE),
-      `${METRIC.configurationFaults} > 0: a tick stopped on 401/10 (credentials) or 404/6 (account). ` +
-        'Check the LivePerson secret and lpv:accountId.',
+      `${METRIC.configurationFaults} > 0: a tick stopped on 401/10 (credentials), 404/6 (account) or an ` +
+        'unreadable secret. Check the LivePerson secret, the privacy hash key secret and lpv:accountId.',
     );
     countAbove(
       'CredentialsRejected',
@@ -321,7 +331,7 @@ export class Monitoring extends Construct {
       }),
     );
 
-    // The analytics feed (capture table stream → pipe → Firehose → S3) -------------------------------------
+    // The analytics feed (capture table stream → pipe → Firehose → route function → Iceberg tables) -----
     // Messages stay 14 days: the alarm stays raised until they are dealt with (docs/operations.md).
     countAbove(
       'AnalyticsDeadLetters',
@@ -330,11 +340,8 @@ export class Monitoring extends Construct {
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
       'The analytics feed dead-letter queue holds messages: stream batches the pipe gave up on after every ' +
-        'retry; their rows are in DynamoDB but missing from S3 and Athena.',
+        'retry; their changes are in DynamoDB but missing from the Iceberg tables.',
     );
-    // The destination is extended S3 with dynamic partitioning: a failed S3 put shows in DeliveryToS3.Success
-    // (the share of successful puts), too many partitions in PartitionCountExceeded; either sends rows to the
-    // bucket's errors/ prefix instead of rows/.
     const firehoseMetric = (metricName: string, statistic: string): cloudwatch.Metric =>
       new cloudwatch.Metric({
         namespace: 'AWS/Firehose',
@@ -343,22 +350,48 @@ export class Monitoring extends Construct {
         statistic,
         period: FIVE_MINUTES,
       });
+    // The Iceberg destination: DataFreshness is the age of the oldest record not yet committed; it stays under
+    // the buffer interval plus the processing buffer (60 s) while commits succeed, and grows when they do not
+    // (tables, permissions, Glue). ExecuteProcessing.Success is the share of route-function invocations that
+    // worked; below 1, Firehose retries and then writes the records to errors/processing-failed/.
+    const freshnessLimitSec = analyticsFeed.bufferIntervalSec + 60 + 900;
     countAbove(
       'FirehoseDeliveryFailures',
       new cloudwatch.MathExpression({
-        expression: '(1 - FILL(delivered, 1)) + FILL(partitionsExceeded, 0)',
+        expression: `IF(FILL(freshness, 0) > ${freshnessLimitSec}, 1, 0) + (1 - FILL(processing, 1))`,
         usingMetrics: {
-          delivered: firehoseMetric('DeliveryToS3.Success', cloudwatch.Stats.MINIMUM),
-          partitionsExceeded: firehoseMetric('PartitionCountExceeded', cloudwatch.Stats.MAXIMUM),
+          freshness: firehoseMetric('DeliveryToIceberg.DataFreshness', cloudwatch.Stats.MAXIMUM),
+          processing: firehoseMetric('ExecuteProcessing.Success', cloudwatch.Stats.MINIMUM),
         },
         period: FIVE_MINUTES,
-        label: 'failed S3 delivery share + partition limit exceeded',
+        label: 'Iceberg commits behind + failed route invocations share',
       }),
-      'Firehose failed to deliver to S3 (DeliveryToS3.Success < 1) or exceeded its active-partition limit ' +
-        '(PartitionCountExceeded): rows go to the errors/ prefix instead of rows/, or wait in Firehose.',
+      `Firehose's oldest uncommitted record is older than ${freshnessLimitSec} s ` +
+        '(DeliveryToIceberg.DataFreshness), or invoking the route function failed (ExecuteProcessing.Success < 1): ' +
+        'changes are not reaching the Iceberg tables.',
+    );
+    // Records that reached Firehose but not a table: refused by the route function (unknown row type, no image:
+    // its EMF metric) or failed at the table (DeliveryToIceberg.FailedRowCount); both land in errors/.
+    countAbove(
+      'AnalyticsRecordsNotApplied',
+      sumOfCounts(
+        {
+          unroutable: new cloudwatch.Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: ANALYTICS_ROUTE_METRIC.unroutable,
+            dimensionsMap: { service: ANALYTICS_ROUTE_SERVICE_NAME },
+            statistic: cloudwatch.Stats.SUM,
+            period: FIVE_MINUTES,
+          }),
+          failedRows: firehoseMetric('DeliveryToIceberg.FailedRowCount', cloudwatch.Stats.SUM),
+        },
+        'records not routed or not applied',
+      ),
+      `${ANALYTICS_ROUTE_METRIC.unroutable} + DeliveryToIceberg.FailedRowCount > 0: records Firehose could not ` +
+        'route (the route function refused them) or apply to their table; they are in errors/ of the rows bucket.',
     );
     // The pipe retries a failed batch (10 times, bisecting) before its dead-letter queue: failures in 2 of 3
-    // periods mean a fault that retries do not cure (the enrichment function, Firehose, permissions).
+    // periods mean a fault that retries do not cure (Firehose throttling or refusing, permissions).
     const pipeMetric = (metricName: string): cloudwatch.Metric =>
       new cloudwatch.Metric({
         namespace: 'AWS/EventBridge/Pipes',
@@ -378,8 +411,29 @@ export class Monitoring extends Construct {
         'pipe executions failed, partially failed or timed out',
       ),
       'The analytics feed pipe has failed, partially failed or timed-out executions in 2 of the last 3 ' +
-        'five-minute periods (enrichment or Firehose target).',
+        'five-minute periods (putting to Firehose).',
       twoOfThree,
+    );
+
+    // The eraser (POST /forget requests) ------------------------------------------------------------------------
+    // One alarm for both ways an erasure can be late: failed attempts keep their request pending (it ages), and
+    // an eraser that does not run publishes nothing (missing data, breaching: it runs every minute and always
+    // publishes, 0 when nothing is pending).
+    add(
+      'ErasureOverdue',
+      new cloudwatch.Alarm(this, 'ErasureOverdue', {
+        alarmName: alarmName('ErasureOverdue'),
+        alarmDescription:
+          `${ERASURE_METRIC.oldestPendingAgeMs} (oldest POST /forget request not done) above ` +
+          `${ALARM_THRESHOLDS.erasureOverdueMs} ms, or no eraser run published it, for 2 of 2 five-minute ` +
+          'periods: an erasure is late (attempts failing, see erasure_failures) or the eraser is not running.',
+        metric: erasureMetric(ERASURE_METRIC.oldestPendingAgeMs, cloudwatch.Stats.MAXIMUM),
+        threshold: ALARM_THRESHOLDS.erasureOverdueMs,
+        comparisonOperator: GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
     );
 
     // The enqueue endpoint ------------------------------------------------------------------------------------

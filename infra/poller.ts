@@ -7,8 +7,11 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { HASH_KEY_SECRET_ID_ENV, privacyEnvName } from '../lib/privacy/config';
+import type { PrivacyCategory } from '../lib/privacy/categories';
 import type { DeploymentConfig } from './config';
 import { AppFunction } from './function';
+import type { PrivacyHashKey } from './privacy-key';
 
 export interface ScheduledPollerProps {
   readonly config: DeploymentConfig;
@@ -16,6 +19,8 @@ export interface ScheduledPollerProps {
   readonly captureTable: dynamodb.ITable;
   /** The queue's due index (the only index the poller queries). */
   readonly dueIndexName: string;
+  /** The privacy policy's hash key: the poller reads it when each tick starts. */
+  readonly hashKey: PrivacyHashKey;
 }
 
 /**
@@ -86,6 +91,15 @@ export class ScheduledPoller extends Construct {
       // The rule's period, which the poller's timing rules count with (lib/poll-timing.ts).
       SCHEDULE_PERIOD_SECONDS: String(config.pollPeriodMin * 60),
       LP_MAX_REQUESTS_PER_SECOND: String(config.lpMaxRequestsPerSecond),
+      CAPTURE_RETENTION_DAYS: String(config.captureRetentionDays),
+      // The privacy policy: the hash key's secret, and the modes set in the context (lpv:privacy<Category>).
+      [HASH_KEY_SECRET_ID_ENV]: props.hashKey.secret.secretArn,
+      ...Object.fromEntries(
+        (Object.entries(config.privacyModes) as [PrivacyCategory, string][]).map(([category, mode]) => [
+          privacyEnvName(category),
+          mode,
+        ]),
+      ),
     };
     const fn = new AppFunction(this, 'Poller', {
       entry: 'functions/poller.ts',
@@ -137,6 +151,8 @@ export class ScheduledPoller extends Construct {
         resources: [secretArnForPolicy(this, config.lpCredentialsSecret)],
       }),
     );
+
+    props.hashKey.grantRead(this.role);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'lp-visit-capture: one poller tick per period',

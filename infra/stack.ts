@@ -5,15 +5,18 @@ import { CaptureAnalytics } from './analytics';
 import { OperationsDashboard } from './dashboard';
 import { DataTables } from './data';
 import { EnqueueApi } from './enqueue-api';
+import { Erasure } from './erasure';
 import { Monitoring } from './monitoring';
 import { ScheduledPoller } from './poller';
+import { PrivacyHashKey } from './privacy-key';
 
 export interface LpVisitCaptureStackProps extends StackProps {
   readonly config: DeploymentConfig;
 }
 
 /**
- * lp-visit-capture in one stack: tables, the scheduled poller, the enqueue endpoint, the analytics feed, alarms
+ * lp-visit-capture in one stack: tables, the scheduled poller, the enqueue endpoint (and POST /forget with its
+ * eraser), the analytics feed, alarms
  * and a dashboard.
  * Environment-agnostic (no account or region at synthesis): `cdk deploy` takes them from the caller's profile.
  */
@@ -21,23 +24,45 @@ export class LpVisitCaptureStack extends Stack {
   readonly data: DataTables;
   readonly poller: ScheduledPoller;
   readonly enqueueApi: EnqueueApi;
+  readonly erasure: Erasure;
   readonly monitoring: Monitoring;
   readonly dashboard: OperationsDashboard;
   readonly analytics: CaptureAnalytics;
+  /** The privacy hash key's secret (read by the poller; grantRead for any other function that hashes). */
+  readonly hashKey: PrivacyHashKey;
 
   constructor(scope: Construct, id: string, props: LpVisitCaptureStackProps) {
     super(scope, id, props);
     const { config } = props;
 
-    this.data = new DataTables(this, 'Data', { captureRetentionDays: config.captureRetentionDays });
+    this.data = new DataTables(this, 'Data', {
+      captureRetentionDays: config.captureRetentionDays,
+      pointInTimeRecoveryDays: config.pointInTimeRecoveryDays,
+    });
+    this.hashKey = new PrivacyHashKey(this, 'PrivacyHashKey');
     this.poller = new ScheduledPoller(this, 'Poller', {
+      config,
+      hashKey: this.hashKey,
+      queueTable: this.data.queueTable,
+      captureTable: this.data.captureTable,
+      dueIndexName: this.data.dueIndexName,
+    });
+    this.enqueueApi = new EnqueueApi(this, 'EnqueueApi', {
+      config,
+      queueTable: this.data.queueTable,
+      dueIndexName: this.data.dueIndexName,
+    });
+    this.erasure = new Erasure(this, 'Erasure', {
       config,
       queueTable: this.data.queueTable,
       captureTable: this.data.captureTable,
       dueIndexName: this.data.dueIndexName,
     });
-    this.enqueueApi = new EnqueueApi(this, 'EnqueueApi', { config, queueTable: this.data.queueTable });
-    this.analytics = new CaptureAnalytics(this, 'Analytics', { captureTable: this.data.captureTable });
+    this.analytics = new CaptureAnalytics(this, 'Analytics', {
+      captureTable: this.data.captureTable,
+      retention: config.analyticsRetention,
+      logRetentionDays: config.logRetentionDays,
+    });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,
       pollerFunction: this.poller.function,
@@ -46,6 +71,7 @@ export class LpVisitCaptureStack extends Stack {
         deadLetters: this.analytics.failures,
         deliveryStream: this.analytics.deliveryStream,
         pipe: this.analytics.pipe,
+        bufferIntervalSec: this.analytics.bufferIntervalSec,
       },
     });
     this.dashboard = new OperationsDashboard(this, 'Operations', {
@@ -58,6 +84,10 @@ export class LpVisitCaptureStack extends Stack {
     new CfnOutput(this, 'CaptureTableName', { value: this.data.captureTable.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
+    new CfnOutput(this, 'HashKeySecretArn', {
+      description: 'The privacy hash key secret (docs/privacy.md, "Rotating the key")',
+      value: this.hashKey.secret.secretArn,
+    });
     new CfnOutput(this, 'PollerFailureQueueUrl', { value: this.poller.failures.queueUrl });
     const bound = livePersonRequestBoundPerSec(config);
     new CfnOutput(this, 'LivePersonRequestBound', {

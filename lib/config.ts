@@ -1,3 +1,8 @@
+import {
+  captureRetentionProblem,
+  toCaptureRetentionDays,
+  type CaptureRetentionDays,
+} from './capture-retention';
 import { ConfigError } from './errors';
 import { ACCOUNT_ID_PATTERN } from './ids';
 import { checkTimingRule, finalWindowMsFor } from './poll-timing';
@@ -45,6 +50,11 @@ export interface PollerSettings {
   schedulePeriodSec: number;
   /** Cap on requests per second per poller invocation; 0 means none. @default 0 */
   maxRequestsPerSec: number;
+  /**
+   * Days after its session's start at which every capture row of a session expires (DynamoDB TTL, rule in
+   * lib/capture-retention.ts), from CAPTURE_RETENTION_DAYS. @default undefined (`keep`: rows never expire)
+   */
+  captureRetentionDays?: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -165,6 +175,15 @@ export function loadStorageSettings(env: Env): StorageSettings {
   };
 }
 
+/** CAPTURE_RETENTION_DAYS: `keep` or unset (no TTL), or whole days from 1 to 36500. */
+export function loadCaptureRetentionDays(env: Env): CaptureRetentionDays {
+  const raw = optionalString(env, 'CAPTURE_RETENTION_DAYS');
+  if (raw === undefined) return undefined;
+  const problem = captureRetentionProblem(raw);
+  if (problem !== undefined) throw new ConfigError('CAPTURE_RETENTION_DAYS', `${problem}, got "${raw}"`);
+  return toCaptureRetentionDays(raw);
+}
+
 /** The defaults of the timing settings (they meet the conditions of lib/poll-timing.ts). */
 export const DEFAULT_POLL_INTERVAL_SEC = 600;
 export const DEFAULT_LEASE_SEC = 45;
@@ -183,6 +202,8 @@ export function loadPollerSettings(env: Env): PollerSettings {
     schedulePeriodSec: positiveInt(env, 'SCHEDULE_PERIOD_SECONDS', DEFAULT_SCHEDULE_PERIOD_SEC),
     maxRequestsPerSec: positiveInt(env, 'LP_MAX_REQUESTS_PER_SECOND', 0, { allowZero: true }),
   };
+  const captureRetentionDays = loadCaptureRetentionDays(env);
+  if (captureRetentionDays !== undefined) settings.captureRetentionDays = captureRetentionDays;
   const violations = checkTimingRule({
     leaseMs: settings.leaseSec * 1000,
     schedulePeriodMs: settings.schedulePeriodSec * 1000,

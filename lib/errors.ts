@@ -41,5 +41,13 @@ export class BaseUriResolutionError extends LpvError {
  */
 export class CredentialsError extends LpvError {}
 
+/**
+ * The hash key of the privacy policy could not be had (its secret missing, access denied, not JSON, a field
+ * missing or invalid): a configuration fault, as for the credentials (the tick stops before claiming anything,
+ * items untouched, the configuration-fault alarm fires). The message names the secret and the problem, never the
+ * key.
+ */
+export class HashKeyError extends LpvError {}
+
 /** The caller's AbortSignal fired: the request was cancelled on purpose, not failed. */
 export class RequestCancelledError extends LpvError {}

@@ -14,6 +14,9 @@
  *   GSI due: dueShard = `${accountId}#${0..QUEUE_DUE_SHARDS-1}` (S), nextPollAtMs (N)
  *            sparse: only ACTIVE items carry dueShard, so the index holds exactly the work left to do,
  *            spread over shards so that no single partition takes every poller's reads.
+ *            `${accountId}#erasure` (erasureDueShardKey): the erasure requests of POST /forget still pending
+ *            (an audit item carries it from the request until its erasure is done). The poller queries only
+ *            the numbered shards, the eraser only this one.
  *
  * Capture table (single-table design):
  *   pk = `S#${accountId}#${sid}`                                          every row of one session
@@ -98,6 +101,14 @@ export const CAPTURE_BY_START_DAY = {
 /** The capture table's indexes, in gsi order. */
 export const CAPTURE_INDEXES = [CAPTURE_BY_VISITOR, CAPTURE_BY_EVENT_TYPE, CAPTURE_BY_START_DAY] as const;
 
+/**
+ * The capture table's TTL attribute (epoch seconds), on every row of a session when a retention is configured
+ * (lib/capture-retention.ts). The queue's TTL attribute has the same name. Not a key, but a payload key must
+ * never take it either (it is reserved in lib/capture/naming.ts): a payload number under this name would make
+ * DynamoDB delete the row.
+ */
+export const CAPTURE_TTL_ATTRIBUTE = 'expiresAtSec';
+
 /** Names of the key attributes of the capture table, which a payload key must never overwrite. */
 export const CAPTURE_KEY_ATTRIBUTES: readonly string[] = Object.freeze([
   CAPTURE_PRIMARY_KEY.partitionKey,
@@ -131,6 +142,14 @@ export function queueVisitorKeyPrefix(accountId: string, visitorId: string): str
  */
 export function erasureAuditKey(accountId: string, requestId: string): string {
   return `AUDIT#${accountId}#erasure#${requestId}`;
+}
+
+/**
+ * The due-index partition of an account's pending erasure requests (POST /forget, lib/erasure/requests.ts).
+ * It ends in a word, the poller's shards in a number: neither reads the other's items.
+ */
+export function erasureDueShardKey(accountId: string): string {
+  return `${accountId}#erasure`;
 }
 
 /** Partition `shard` (in [0, QUEUE_DUE_SHARDS)) of an account's due index. */

@@ -95,9 +95,25 @@ export const ENQUEUE_METRIC = {
   serverErrors: 'enqueue_server_errors',
 } as const;
 
+/**
+ * Metrics of the eraser (functions/eraser.ts, dimension service=lpv-eraser), one EMF document per run (every
+ * minute, also when nothing is pending: a missing value means the eraser did not run).
+ */
+export const ERASURE_METRIC = {
+  /** Age of the oldest POST /forget request not done yet (0 when none): the ErasureOverdue alarm. */
+  oldestPendingAgeMs: 'erasure_oldest_pending_age_ms',
+  /** Requests not done yet. */
+  pending: 'erasure_pending',
+  /** Erasures this run completed. */
+  done: 'erasure_done',
+  /** Erasure attempts this run that failed (handed back with backoff; retried). */
+  failures: 'erasure_failures',
+} as const;
+
 export type PollerMetricName = (typeof METRIC)[keyof typeof METRIC] | `fetches_${FetchOutcomeMetric}`;
 export type EnqueueMetricName = (typeof ENQUEUE_METRIC)[keyof typeof ENQUEUE_METRIC];
-export type MetricName = PollerMetricName | EnqueueMetricName;
+export type ErasureMetricName = (typeof ERASURE_METRIC)[keyof typeof ERASURE_METRIC];
+export type MetricName = PollerMetricName | EnqueueMetricName | ErasureMetricName;
 
 export function fetchOutcomeMetric(outcome: FetchOutcome): FetchOutcomeMetric {
   return outcome.kind === 'server_error_500' ? 'retryable' : outcome.kind;

@@ -19,8 +19,15 @@ import {
 import { createAgents, type HttpAgents } from './liveperson/http';
 import type { Log } from './log';
 import { Poller, type PollerDeps } from './poller/poller';
+import type { PrivacySettings } from './privacy/config';
+import {
+  SecretsManagerHashKeyProvider,
+  StaticHashKeyProvider,
+  type HashKeyProvider,
+} from './privacy/key-provider';
 import type { PrivacyPolicy } from './privacy/policy';
 import { defaultPollPolicy } from './poller/policy';
+import { KeyedPrivacyPlans, type PrivacyPlans } from './poller/privacy-plans';
 import { CAPTURE_KEY_ATTRIBUTES } from './keys';
 import { createDocumentClient } from './store/dynamo';
 import { DynamoCaptureStore } from './store/dynamo-capture-store';
@@ -41,6 +48,35 @@ export function createCredentialsProvider(
     settings.credentials.secretId,
     settings.credentialsRefreshSec,
   );
+}
+
+/**
+ * The hash key as the settings say: from the secret LPV_HASH_KEY_SECRET_ID (the deployed poller, read at tick
+ * starts and cached like the credentials), else LPV_HASH_KEY, else none.
+ */
+export function createHashKeyProvider(
+  settings: PrivacySettings,
+  secretsManager?: SecretsManagerClient,
+): HashKeyProvider {
+  if (settings.hashKeySecretId === undefined) return new StaticHashKeyProvider(settings.hashKey);
+  const provider = new SecretsProvider({ awsSdkV3Client: secretsManager ?? new SecretsManagerClient({}) });
+  return new SecretsManagerHashKeyProvider(provider, settings.hashKeySecretId);
+}
+
+/**
+ * The poller's flatten plans under the settings' modes and key, resolved when each tick starts (an unreadable
+ * key secret stops the tick as a configuration fault) and made again only when the key changes.
+ */
+export function createPrivacyPlans(
+  settings: PrivacySettings,
+  log: Log,
+  secretsManager?: SecretsManagerClient,
+): PrivacyPlans {
+  return new KeyedPrivacyPlans({
+    modes: settings.modes,
+    keys: createHashKeyProvider(settings, secretsManager),
+    log,
+  });
 }
 
 export function createVisitClient(
@@ -89,7 +125,8 @@ export function createStorage(
 /**
  * The poller, timed as deployed: retries are scheduled for the next tick (`schedulePeriodSec`, the default when a
  * caller's settings predate it) and allow for one request of the client's timeout. Its answers are flattened
- * under `privacy` (the entry point's lib/privacy/config.ts policy), through flatten plans of its own.
+ * under `privacy`: a policy fixed at start (the CLI: lib/privacy/config.ts loadPrivacyPolicy), through flatten
+ * plans of its own, or plans resolved at each tick's start (the deployed poller: createPrivacyPlans).
  */
 export function createPoller(
   accountId: string,
@@ -100,7 +137,7 @@ export function createPoller(
     clock: Clock;
     log: Log;
     wallClock?: Clock;
-    privacy: PrivacyPolicy;
+    privacy: PrivacyPolicy | PrivacyPlans;
   },
 ): Poller {
   const pollerDeps: PollerDeps = {
@@ -110,7 +147,9 @@ export function createPoller(
     clock: deps.clock,
     log: deps.log,
     ...(deps.wallClock ? { wallClock: deps.wallClock } : {}),
-    flattenPlans: newFlattenPlans({ privacy: deps.privacy }),
+    ...('current' in deps.privacy
+      ? { privacyPlans: deps.privacy }
+      : { flattenPlans: newFlattenPlans({ privacy: deps.privacy }) }),
   };
   return new Poller(pollerDeps, {
     accountId,
@@ -120,5 +159,6 @@ export function createPoller(
     maxRequestsPerSec: settings.maxRequestsPerSec,
     schedulePeriodMs: (settings.schedulePeriodSec ?? DEFAULT_SCHEDULE_PERIOD_SEC) * 1000,
     requestTimeoutMs: deps.source.requestTimeoutMs,
+    captureRetentionDays: settings.captureRetentionDays,
   });
 }

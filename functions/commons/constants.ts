@@ -4,3 +4,5 @@
  */
 export const POLLER_SERVICE_NAME = 'poller';
 export const ENQUEUE_SERVICE_NAME = 'lpv-enqueue';
+/** The eraser (functions/eraser.ts): the ErasureOverdue alarm reads its metrics under this service. */
+export const ERASER_SERVICE_NAME = 'lpv-eraser';

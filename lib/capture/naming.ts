@@ -73,7 +73,7 @@
  */
 import type { Json, JsonObject } from '../liveperson/types';
 import { canonicalJson, isJsonObject, shortHash } from '../canonical';
-import { CAPTURE_KEY_ATTRIBUTES } from '../keys';
+import { CAPTURE_KEY_ATTRIBUTES, CAPTURE_TTL_ATTRIBUTE } from '../keys';
 
 export type Scalar = string | number | boolean | null;
 
@@ -113,10 +113,14 @@ export const BOOKKEEPING_COLUMNS = [
 ] as const;
 export type BookkeepingColumn = (typeof BOOKKEEPING_COLUMNS)[number];
 
-/** Every name a payload column may never take: our columns plus the table's key attributes (pk, sk, gsi*). */
+/**
+ * Every name a payload column may never take: our columns, the table's key attributes (pk, sk, gsi*) and its
+ * TTL attribute (a payload number there would expire the row).
+ */
 export const RESERVED_COLUMNS: readonly string[] = Object.freeze([
   ...BOOKKEEPING_COLUMNS,
   ...CAPTURE_KEY_ATTRIBUTES,
+  CAPTURE_TTL_ATTRIBUTE,
 ]);
 
 /** Names that mean something to JavaScript objects; renamed like reserved names so no consumer trips on them. */

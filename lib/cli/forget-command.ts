@@ -13,13 +13,20 @@ import { EXIT, UsageError } from './io';
 
 const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The audit item as `--status` prints it. */
+const isoOrNull = (ms: number | undefined): string | null =>
+  ms !== undefined ? new Date(ms).toISOString() : null;
+
+/**
+ * The audit item as `--status` prints it: the same for `lpv forget`'s own runs and for POST /forget requests
+ * (one stored shape, lib/store/dynamo-erasure.ts), which are `requested` until the eraser begins them.
+ */
 function auditView(audit: ErasureAudit): Record<string, unknown> {
   return {
     requestId: audit.requestId,
     status: audit.status,
-    startedAt: new Date(audit.startedAtMs).toISOString(),
-    finishedAt: audit.finishedAtMs !== undefined ? new Date(audit.finishedAtMs).toISOString() : null,
+    ...(audit.requestedAtMs !== undefined ? { requestedAt: isoOrNull(audit.requestedAtMs) } : {}),
+    startedAt: isoOrNull(audit.startedAtMs),
+    finishedAt: isoOrNull(audit.finishedAtMs),
     ...(audit.counts !== undefined ? audit.counts : {}),
     ...(audit.visitorHash !== undefined ? { visitorHash: audit.visitorHash } : {}),
   };
@@ -37,7 +44,8 @@ export const FORGET_COMMAND: Command = {
     '+ 15 s, progress on stderr), then deletes what they wrote meanwhile. Prints the counts as JSON on stdout\n' +
     'and records them in an audit item (no personal data) named by the request id it prints. Safe to run again:\n' +
     'an interrupted run completes, a finished one finds nothing. --dry-run changes nothing and prints what a\n' +
-    'run would do. --status prints the audit item of a request. See docs/erasure.md.',
+    'run would do. --status prints the audit item of a request, also of one made through POST /forget\n' +
+    '(requested, running or done). See docs/erasure.md.',
   options: {
     ...HELP_OPTION,
     visitor: { type: 'string' },

@@ -15,6 +15,7 @@ import { FORGET_COMMAND } from './forget-command';
 import { columnsOf, parseFormat, render } from './format';
 import { EXIT, processIo, UsageError, type CliIo } from './io';
 import { QUERY_COMMANDS } from './query-commands';
+import { SCRUB_COMMAND } from './scrub-command';
 
 export type { CliDeps } from './command';
 
@@ -261,6 +262,7 @@ export const COMMANDS: readonly Command[] = [
   ...QUERY_COMMANDS,
   EXPORT_COMMAND,
   FORGET_COMMAND,
+  SCRUB_COMMAND,
 ];
 
 function mainUsage(): string {

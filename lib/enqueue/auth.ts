@@ -48,6 +48,8 @@ export class SecretsManagerTokenSource implements TokenSource {
     private readonly secretId: string,
     private readonly maxAgeSec: number,
     private readonly clock: Clock,
+    /** Names the secret in errors: which route's token it holds. */
+    private readonly label = 'enqueue token',
   ) {}
 
   async current(forceFetch: boolean): Promise<CurrentToken> {
@@ -58,14 +60,14 @@ export class SecretsManagerTokenSource implements TokenSource {
         new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: STAGE.current }),
       );
     } catch (error) {
-      throw new TokenUnavailableError(`cannot read the enqueue token secret "${this.secretId}"`, {
+      throw new TokenUnavailableError(`cannot read the ${this.label} secret "${this.secretId}"`, {
         cause: error,
       });
     }
     const token = asToken(answer.SecretString);
     if (token === undefined) {
       throw new TokenUnavailableError(
-        `the enqueue token secret "${this.secretId}" must hold a string of at least ${MIN_TOKEN_LENGTH} characters`,
+        `the ${this.label} secret "${this.secretId}" must hold a string of at least ${MIN_TOKEN_LENGTH} characters`,
       );
     }
     const value = { token, createdAtMs: answer.CreatedDate?.getTime() };
@@ -85,7 +87,7 @@ export class SecretsManagerTokenSource implements TokenSource {
       // A secret never rotated has no AWSPREVIOUS version: Secrets Manager answers ResourceNotFoundException.
       if ((error as { name?: unknown }).name !== 'ResourceNotFoundException') {
         throw new TokenUnavailableError(
-          `cannot read the previous version of the enqueue token secret "${this.secretId}"`,
+          `cannot read the previous version of the ${this.label} secret "${this.secretId}"`,
           { cause: error },
         );
       }

@@ -51,3 +51,32 @@ export function loadEnqueueSettings(env: Env): EnqueueSettings {
     maxBodyBytes: positiveInt(env, 'ENQUEUE_MAX_BODY_BYTES', 262_144),
   };
 }
+
+/** Settings of POST /forget (functions/forget.ts), read once at the handler's module scope. */
+export interface ForgetSettings {
+  accountId: string;
+  storage: StorageSettings;
+  /**
+   * Secrets Manager secret (name or ARN) holding the /forget bearer token: a secret of its own, so the enqueue
+   * token (held by every site backend that enqueues) cannot ask for erasures, nor this one enqueue.
+   */
+  tokenSecretId: string;
+  /** How long the token is cached per container. @default 300 (5 min) */
+  tokenCacheSec: number;
+  /** After a rotation, how long the previous token stays valid. @default 3600 (60 min) */
+  previousTokenValidSec: number;
+}
+
+export function loadForgetSettings(env: Env): ForgetSettings {
+  const tokenSecretId = env.FORGET_TOKEN_SECRET_ID?.trim();
+  if (tokenSecretId === undefined || tokenSecretId === '') {
+    throw new ConfigError('FORGET_TOKEN_SECRET_ID', 'required: the secret holding the /forget bearer token');
+  }
+  return {
+    accountId: loadAccountId(env),
+    storage: loadStorageSettings(env),
+    tokenSecretId,
+    tokenCacheSec: positiveInt(env, 'FORGET_TOKEN_CACHE_SECONDS', 300),
+    previousTokenValidSec: wholeNumber(env, 'FORGET_PREVIOUS_TOKEN_VALID_SECONDS', 3600, 0),
+  };
+}

@@ -4,19 +4,9 @@ import { ENQUEUE_METRIC, type MetricsSink } from '../metrics';
 import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type Queue } from '../queue/model';
 import { TokenUnavailableError, type BearerAuth } from './auth';
 import { parseEnqueueBody } from './body';
+import { bodyBytes, header, reply, type HttpRequest, type HttpResponse } from './http';
 
-/** What the endpoint needs of an HTTP request (an API Gateway HTTP API v2 event has these fields). */
-export interface HttpRequest {
-  headers?: Readonly<Record<string, string | undefined>>;
-  body?: string;
-  isBase64Encoded?: boolean;
-}
-
-export interface HttpResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { HttpRequest, HttpResponse } from './http';
 
 /** One entry per submitted item, in order. Ids are never echoed: `index` is the item's position. */
 export interface ItemResult {
@@ -47,18 +37,6 @@ export interface EnqueueEndpointDeps {
   /** Per request: enqueue_unauthorized and enqueue_server_errors (1 or 0), flushed before the answer. */
   metrics: MetricsSink;
   limits: { maxBatchItems: number; maxBodyBytes: number };
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-
-function reply(statusCode: number, body: object, headers: Record<string, string> = {}): HttpResponse {
-  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
-}
-
-function header(request: HttpRequest, name: string): string | undefined {
-  const headers = request.headers ?? {};
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : headers[key];
 }
 
 /**
@@ -103,8 +81,7 @@ async function answer(request: HttpRequest, deps: EnqueueEndpointDeps): Promise<
     return reply(401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
   }
 
-  const raw = request.body ?? '';
-  const bytes = request.isBase64Encoded === true ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  const bytes = bodyBytes(request);
   if (bytes.length > deps.limits.maxBodyBytes) {
     return reply(413, { error: `body of ${bytes.length} bytes: at most ${deps.limits.maxBodyBytes}` });
   }

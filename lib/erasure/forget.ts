@@ -33,7 +33,13 @@ export interface ErasureQueue {
   visitorItems(accountId: string, visitorId: string): Promise<VisitorQueueEntry[]>;
   /** Replaces the item, whatever it holds, by its tombstone (key, state ERASED, expiresAtSec). */
   tombstone(accountId: string, visitorId: string, sid: string, expiresAtSec: number): Promise<void>;
-  saveAudit(accountId: string, audit: ErasureAudit): Promise<void>;
+  /**
+   * Records the audit fields of `audit`, keeping the item's other fields (a POST /forget request's) and its
+   * first start. When `audit.status` is `done`, the fields of a pending request go (the raw visitor id, the
+   * due-index keys, the lease): only the audit is left. With `leaseOwner`, only while that lease is held
+   * (else ErasureLeaseLostError: another eraser took the request over).
+   */
+  saveAudit(accountId: string, audit: ErasureAudit, leaseOwner?: string): Promise<void>;
   loadAudit(accountId: string, requestId: string): Promise<ErasureAudit | undefined>;
 }
 
@@ -59,6 +65,8 @@ export interface ForgetRequest {
   marginMs?: number;
   /** The project's keyed hash of a visitor id, for the audit item; without it the audit names no visitor. */
   hashVisitorId?: (visitorId: string) => string;
+  /** The eraser's lease on a POST /forget request: the audit is written only while it holds it. */
+  leaseOwner?: string;
 }
 
 export interface ForgetDeps {
@@ -141,7 +149,7 @@ export async function forgetVisitor(
 
   const startedAtMs = deps.clock.nowMs();
   const audit = startedAudit(request.requestId, visitorId, startedAtMs, request.hashVisitorId);
-  await deps.queue.saveAudit(accountId, audit);
+  await deps.queue.saveAudit(accountId, audit, request.leaseOwner);
 
   // 1. Tombstones.
   const plan = planQueueErasure(
@@ -187,7 +195,7 @@ export async function forgetVisitor(
     rowsDeleted: { firstPass: first.rows, secondPass: second.rows },
   };
   const finishedAtMs = deps.clock.nowMs();
-  await deps.queue.saveAudit(accountId, finishedAudit(audit, finishedAtMs, counts));
+  await deps.queue.saveAudit(accountId, finishedAudit(audit, finishedAtMs, counts), request.leaseOwner);
   return {
     requestId: request.requestId,
     dryRun: false,

@@ -105,19 +105,27 @@ export interface ErasureCounts {
   rowsDeleted: { firstPass: number; secondPass: number };
 }
 
-export type ErasureStatus = 'running' | 'done';
+/**
+ * requested: POST /forget queued it, no eraser has begun (lib/erasure/requests.ts); running: an erasure has
+ * begun (and may have been interrupted: the eraser resumes it); done: finished, counts recorded.
+ */
+export type ErasureStatus = 'requested' | 'running' | 'done';
 
 /**
- * The audit item of one erasure, outside the capture table. It holds NO personal data: no visitor id, no sid,
- * no row; only a keyed hash of the visitor id when a hash function is given (else no visitor reference at
- * all), the times, the counts and the request id.
+ * The audit item of one erasure, outside the capture table, as `lpv forget --status` shows it. It holds NO
+ * personal data: no visitor id, no sid, no row; only a keyed hash of the visitor id when a hash function is
+ * given (else no visitor reference at all), the times, the counts and the request id. (A request of POST
+ * /forget carries the raw visitor id beside these fields until its erasure is done: lib/erasure/requests.ts.)
  */
 export interface ErasureAudit {
   requestId: string;
   status: ErasureStatus;
   /** Keyed hash of the visitor id (the project's keyed hash); absent when none was configured. */
   visitorHash?: string;
-  startedAtMs: number;
+  /** When POST /forget accepted the request (absent for `lpv forget`, which starts at once). */
+  requestedAtMs?: number;
+  /** When the first erasure attempt began (absent while `requested`). */
+  startedAtMs?: number;
   finishedAtMs?: number;
   counts?: ErasureCounts;
 }

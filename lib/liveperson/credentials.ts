@@ -129,9 +129,11 @@ export class SecretsManagerCredentialsProvider implements CredentialsProvider {
 
 /**
  * The most specific name in an error's cause chain: Powertools wraps the SDK's ResourceNotFoundException or
- * AccessDeniedException in a GetParameterError, and the inner name is what tells an operator what to fix.
+ * AccessDeniedException in a GetParameterError, and the inner name is what tells an operator what to fix. Names
+ * only, never messages: a JSON transform error quotes the start of the secret's value. Shared with the hash
+ * key's secret (lib/privacy/key-provider.ts).
  */
-function errorKind(error: unknown): string {
+export function errorKind(error: unknown): string {
   let kind = error instanceof Error ? error.name : typeof error;
   let current: unknown = error instanceof Error ? error.cause : undefined;
   for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {

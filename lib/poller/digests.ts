@@ -20,12 +20,17 @@ export const DIGEST_CHARS = 10;
  * engagement) change under the same key (timeOnPage grows), so their whole content is digested: keys and
  * columns in the flattener's column order (fixed by code, never by the answer's key order).
  */
-export function rowDigest(row: CaptureRow): string {
+export function rowDigest(row: CaptureRow, expiresAtSec?: number): string {
   const identified = row.rowType === ROW_TYPES.event || row.rowType === ROW_TYPES.eventItem;
   const text = identified
     ? `${String(row.sk)}\u0000${String(row.appSessionId)}\u0000${String(row.schemaVersion)}`
     : JSON.stringify(row);
-  return hash('sha1', text, 'base64url').slice(0, DIGEST_CHARS);
+  // The TTL the row is stored with (lib/capture-retention.ts) is part of what was stored: the same for every
+  // poll of a session, so it changes no digest from one poll to the next; but a changed retention setting makes
+  // a live session's rows differ once, and they are all written again with the new TTL (never some rows with
+  // it and some without). Without a TTL the text is what it always was: no digest changes on upgrade.
+  const stored = expiresAtSec === undefined ? text : `${text}\u0000ttl=${expiresAtSec}`;
+  return hash('sha1', stored, 'base64url').slice(0, DIGEST_CHARS);
 }
 
 export function parseDigests(serialized: string | undefined): Set<string> {

@@ -3,11 +3,13 @@ import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { flattenVisitState, type FlattenPlans } from '../capture/flatten';
 import { buildOutcomeRow } from '../capture/outcome-row';
+import { captureExpiresAtSec } from '../capture-retention';
 import { systemClock, type Clock } from '../clock';
-import { BaseUriResolutionError, CredentialsError, RequestCancelledError } from '../errors';
+import { BaseUriResolutionError, CredentialsError, HashKeyError, RequestCancelledError } from '../errors';
 import { InvalidIdError } from '../ids';
 import type { VisitStateSource } from '../liveperson/client';
 import type { FetchOutcome } from '../liveperson/outcome';
+import { CAPTURE_TTL_ATTRIBUTE } from '../keys';
 import { idRef, type Log } from '../log';
 import { FETCH_OUTCOMES, type FetchOutcomeMetric } from '../metrics';
 import type { AckUpdate, Queue, QueueItem } from '../queue/model';
@@ -30,6 +32,7 @@ import {
   type TickCounts,
 } from './decide';
 import type { PollPolicy } from './policy';
+import { FixedPrivacyPlans, type PrivacyPlans } from './privacy-plans';
 import { RateLimiter } from './rate-limiter';
 
 export interface PollerDeps {
@@ -44,9 +47,16 @@ export interface PollerDeps {
   random?: () => number;
   /**
    * The flatten plans to use: they carry the personal-data policy (and its key) every row is stored under.
+   * Give these (fixed plans) or privacyPlans, not both.
    * @default the shared plans of lib/capture/flatten.ts (default policy, no key: hashed categories dropped)
    */
   flattenPlans?: FlattenPlans;
+  /**
+   * Where each tick gets its flatten plans when it starts, before claiming anything (the deployed poller: the
+   * hash key read from its secret, privacy-plans.ts). A key that cannot be had stops the tick as a
+   * configuration fault, every item left as it was. @default fixed plans: flattenPlans
+   */
+  privacyPlans?: PrivacyPlans;
 }
 
 export interface PollerOptions {
@@ -70,6 +80,11 @@ export interface PollerOptions {
   schedulePeriodMs?: number;
   /** LivePerson's per-request timeout (the client's): retries allow for one. @default 10000 */
   requestTimeoutMs?: number;
+  /**
+   * Days after its session's start at which each capture row expires: every row of a session carries the same
+   * TTL (lib/capture-retention.ts). @default undefined (`keep`: no TTL)
+   */
+  captureRetentionDays?: number;
 }
 
 export interface TickOptions {
@@ -233,6 +248,7 @@ export class Poller {
   private readonly pageSize: number;
   private readonly safetyMarginMs: number;
   private readonly rules: DecisionRules;
+  private readonly privacyPlans: PrivacyPlans | undefined;
 
   constructor(
     private readonly deps: PollerDeps,
@@ -240,6 +256,12 @@ export class Poller {
   ) {
     if (!(options.concurrency >= 1))
       throw new TypeError(`concurrency must be >= 1, got ${options.concurrency}`);
+    if (deps.flattenPlans !== undefined && deps.privacyPlans !== undefined) {
+      throw new TypeError('give the poller flattenPlans or privacyPlans, not both');
+    }
+    this.privacyPlans =
+      deps.privacyPlans ??
+      (deps.flattenPlans !== undefined ? new FixedPrivacyPlans(deps.flattenPlans) : undefined);
     this.wallClock = deps.wallClock ?? systemClock;
     this.random = deps.random ?? Math.random;
     this.pageSize = options.pageSize ?? 100;
@@ -288,6 +310,7 @@ export class Poller {
       badRequest33Sessions: new Set(),
       held: [],
       heldReleases: [],
+      flattenPlans: undefined,
       refreshCredentialsOnce: () => {
         credentialsRefresh ??= this.deps.source.refreshCredentials();
         return credentialsRefresh;
@@ -305,8 +328,14 @@ export class Poller {
 
     log.info('tick started', { tickId, force, budgetMs: tickOptions.budgetMs });
     try {
+      // The policy and its key first: an item is claimed only when its rows can be stored under them.
+      await this.resolvePlans(context);
+      // After a fault there (the key), the due index is not even read: nothing claimed, nothing touched.
+      const pages: AsyncIterable<QueueItem[]> | QueueItem[][] = stop.signal.aborted
+        ? []
+        : queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force });
       try {
-        for await (const page of queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force })) {
+        for await (const page of pages) {
           if (stop.signal.aborted) break;
           for (const item of page) {
             // Only items due for a fetch: one due at its deadline is only waiting to be closed, not late.
@@ -352,6 +381,21 @@ export class Poller {
     }
     log.info('tick finished', { ...summary });
     return summary;
+  }
+
+  /**
+   * The flatten plans of this tick (PollerDeps.privacyPlans). A hash key that cannot be had (HashKeyError: its
+   * secret unreadable or invalid) stops the tick before any claim: a configuration fault, as for the
+   * credentials. Anything else is a defect, and fails the tick.
+   */
+  private async resolvePlans(ctx: ItemContext): Promise<void> {
+    if (this.privacyPlans === undefined) return;
+    try {
+      ctx.flattenPlans = await this.privacyPlans.current();
+    } catch (error) {
+      if (!(error instanceof HashKeyError)) throw error;
+      ctx.fault(`hash key unusable: ${error.message}`);
+    }
   }
 
   /**
@@ -639,7 +683,7 @@ export class Poller {
           sid: item.sid,
           state: decision.answer,
         },
-        this.deps.flattenPlans,
+        ctx.flattenPlans,
       );
     } catch (error) {
       // The answer is kept by nobody: the capture is partial until a later answer flattens.
@@ -657,13 +701,15 @@ export class Poller {
     const stored = parseDigests(item.rowDigests);
     const digests = new Set<string>();
     const changed: StoredRow[] = [];
+    const expiresAtSec = this.expiresAtSec(item);
     for (const row of flat.rows) {
-      const digest = rowDigest(row);
+      const digest = rowDigest(row, expiresAtSec);
       digests.add(digest);
       if (stored.has(digest)) continue;
       // The flattener's rows are fresh objects of this poll: stamped in place rather than copied.
       const storedRow: StoredRow = row;
       storedRow.capturedAtMs = decision.capturedAtMs;
+      if (expiresAtSec !== undefined) storedRow[CAPTURE_TTL_ATTRIBUTE] = expiresAtSec;
       changed.push(storedRow);
     }
     const stats = await this.deps.store.putRows(changed, {
@@ -711,11 +757,19 @@ export class Poller {
     ctx: ItemContext,
     itemDeadlineMs: number,
   ): Promise<void> {
-    const stats = await this.deps.store.putRows([buildOutcomeRow(item, end)], {
+    const row: StoredRow = buildOutcomeRow(item, end);
+    const expiresAtSec = this.expiresAtSec(item);
+    if (expiresAtSec !== undefined) row[CAPTURE_TTL_ATTRIBUTE] = expiresAtSec;
+    const stats = await this.deps.store.putRows([row], {
       deadlineMs: writeDeadlineMs(ctx, itemDeadlineMs),
     });
     addWriteStats(ctx.summary, stats);
     if (!storedCompletely(stats)) throw new Error('outcome row not stored');
+  }
+
+  /** The TTL of every capture row of the item's session, from its queue start time (lib/capture-retention.ts). */
+  private expiresAtSec(item: QueueItem): number | undefined {
+    return captureExpiresAtSec(item.startTimeMs, this.options.captureRetentionDays);
   }
 
   private async ack(item: QueueItem, ctx: ItemContext, update: AckUpdate): Promise<boolean> {
@@ -750,6 +804,8 @@ interface ItemContext {
   held: HeldItem[];
   /** Releases of held items whose item deadline came before the tick settled them (settleHeld awaits them). */
   heldReleases: Array<Promise<void>>;
+  /** The plans this tick flattens under (resolvePlans); undefined: lib/capture/flatten.ts's shared plans. */
+  flattenPlans: FlattenPlans | undefined;
   refreshCredentialsOnce(): Promise<void>;
   fault(reason: string): void;
 }

@@ -113,6 +113,29 @@ export const CATEGORY_DEFINITIONS: Readonly<Record<PrivacyCategory, CategoryDefi
 );
 
 /**
+ * The mode `raw` sets for a category (trimmed, any case), or undefined when the category does not take it: the
+ * one rule of the environment (LPV_PRIVACY_<CATEGORY>, config.ts) and the stack's context (lpv:privacy<Category>,
+ * infra/config.ts).
+ */
+export function parsePrivacyMode(definition: CategoryDefinition, raw: string): PrivacyMode | undefined {
+  const mode = raw.trim().toLowerCase() as PrivacyMode;
+  return PRIVACY_MODES.includes(mode) && definition.allowedModes.includes(mode) ? mode : undefined;
+}
+
+/**
+ * What a refused mode's message says: the modes the category takes, and, for `truncate` asked of another
+ * category, the setting it belongs to (`networkSetting`: the network category's variable or context key).
+ */
+export function privacyModeRule(definition: CategoryDefinition, raw: string, networkSetting: string): string {
+  const truncateElsewhere =
+    raw.trim().toLowerCase() === 'truncate' && !definition.allowedModes.includes('truncate');
+  return (
+    `must be one of ${definition.allowedModes.join(', ')}` +
+    (truncateElsewhere ? ` (truncate is for IP addresses: ${networkSetting})` : '')
+  );
+}
+
+/**
  * Our own columns that identify a visitor or a session: always kept, they are the table's keys. They are
  * pseudonymous (LivePerson's cookie and session ids, not a name or an account), and logs never show them
  * (lib/log.ts idRef).

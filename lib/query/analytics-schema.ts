@@ -1,6 +1,7 @@
 /**
- * The shape of analytics-schema.json: the Glue/Athena schema of the S3 copy of the capture rows, one table
- * per row type (infra/analytics.ts declares the Glue tables from it). The JSON is generated at build time
+ * The shape of analytics-schema.json: the schema of the Iceberg tables of the analytics copy, one table per row
+ * type (infra/analytics.ts creates the tables from it, tools/analytics/migrate.ts evolves them to it, the route
+ * function casts and checks rows against it). The JSON is generated at build time
  * from the data dictionary (tools/docs/analytics-schema.ts, `npm run docs`) and committed; nothing here
  * computes it, so the runtime depends on no generator code.
  */
@@ -22,7 +23,12 @@ export interface AnalyticsTable {
 }
 
 export interface AnalyticsSchema {
-  /** Partition column of every table: the UTC day the row was written (lib/query/partition.ts). */
-  partitionKey: 'dt';
+  /**
+   * Partition column of every table (identity partitioning): the UTC day of a time fixed for the row's life,
+   * computed by lib/query/analytics-route.ts (rowDay). A column of every table.
+   */
+  partitionKey: 'rowday';
+  /** Firehose's unique keys of every table (columns of every table): the capture table's primary key. */
+  uniqueKeys: ['pk', 'sk'];
   tables: AnalyticsTable[];
 }

@@ -15,8 +15,14 @@
  * each other, so the result is in time order. Everything is an async iterator that reads a page only when it
  * needs one (apart from the first pages of the next DAYS_READ_AHEAD days of a range): a consumer that stops
  * early (`--limit`) stops the reads.
+ *
+ * Rows whose TTL (CAPTURE_TTL_ATTRIBUTE, when a retention is set) has passed are left out: DynamoDB deletes
+ * expired items up to a few days late, and until then a Query still returns them. Left out here, after the read
+ * (a FilterExpression would cost the same reads and make every Query longer): they are counted in itemsRead.
  */
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { isExpired } from '../capture-retention';
+import { systemClock, type Clock } from '../clock';
 import { assertValidId } from '../ids';
 import {
   CAPTURE_BY_EVENT_TYPE,
@@ -24,6 +30,7 @@ import {
   CAPTURE_BY_VISITOR,
   CAPTURE_DAY_SHARDS,
   CAPTURE_PRIMARY_KEY,
+  CAPTURE_TTL_ATTRIBUTE,
   capturePk,
   eventItemSkPrefix,
   eventTypeIndexPk,
@@ -56,6 +63,8 @@ export interface CaptureReaderOptions {
   /** Days of a range whose first pages are read ahead (see timeIndex). @default DAYS_READ_AHEAD */
   daysReadAhead?: number;
   onProgress?: (progress: Readonly<ReadProgress>) => void;
+  /** What "now" is for expired rows (wall time: DynamoDB's TTL is). @default systemClock */
+  clock?: Clock;
 }
 
 export interface EventsQueryOptions {
@@ -299,9 +308,11 @@ export class CaptureReader {
         ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    const items = (answer.Items ?? []) as StoredRow[];
+    const read = (answer.Items ?? []) as StoredRow[];
     this.progress.queries += 1;
-    this.progress.itemsRead += items.length;
+    this.progress.itemsRead += read.length;
+    const nowMs = (this.options.clock ?? systemClock).nowMs();
+    const items = read.filter((row) => !isExpired(row[CAPTURE_TTL_ATTRIBUTE], nowMs));
     this.options.onProgress?.({ ...this.progress });
     return { items, ...(answer.LastEvaluatedKey !== undefined ? { lastKey: answer.LastEvaluatedKey } : {}) };
   }

@@ -3,7 +3,9 @@
  * (docs/data-dictionary.md) and the analytics schema's column comments show. Which columns hold personal data,
  * and what the privacy policy does to them, is lib/privacy's.
  */
+import { KEEP, MAX_CAPTURE_RETENTION_DAYS, MIN_CAPTURE_RETENTION_DAYS } from '../capture-retention';
 import { DAY_MS } from '../clock';
+import { CAPTURE_TTL_ATTRIBUTE } from '../keys';
 import { QUEUE_ITEM_RETENTION_AFTER_DEADLINE_MS } from '../store/dynamo-queue';
 
 /** Where rows live and how long; `id` is how the dictionary refers to each. */
@@ -18,9 +20,12 @@ export const RETENTION: readonly RetentionRule[] = [
     id: 'capture',
     store: 'DynamoDB capture table (every row type)',
     retention:
-      'kept until deleted: no TTL (lpv:captureRetentionDays accepts only keep so far: the point of the ' +
-      'project being to keep what LivePerson forgets). Erasing a visitor: `lpv forget --visitor V` ' +
-      '(docs/erasure.md).',
+      `lpv:captureRetentionDays (CAPTURE_RETENTION_DAYS for a local poller): \`${KEEP}\` (the default) keeps rows ` +
+      `until deleted; N days (${MIN_CAPTURE_RETENTION_DAYS} to ${MAX_CAPTURE_RETENTION_DAYS}) gives every row of a ` +
+      `session the same DynamoDB TTL (${CAPTURE_TTL_ATTRIBUTE}, epoch seconds) = the session's start (its queue ` +
+      'start time) + N days; TTL deletes within about 48 h of that, and `lpv query` hides expired rows meanwhile. ' +
+      'Rows written before retention was set keep no TTL. Point-in-time recovery keeps deleted rows for ' +
+      'lpv:pointInTimeRecoveryDays (default 35). Erasing a visitor: `lpv forget --visitor V` (docs/erasure.md).',
   },
   {
     id: 'queue',

@@ -1,20 +1,26 @@
 /**
  * What analysts see of a stored capture row. Stored rows carry the table's key attributes (pk, sk, gsi*) and
- * a content hash for change detection; those are storage plumbing, so they are dropped unless `raw` is asked
- * for. Every row keeps `rowType`, `accountId`, `visitorId` and `sid`; event rows keep `eventType` and
+ * a content hash for change detection, and with a retention the TTL attribute; those are storage plumbing, so
+ * they are dropped unless `raw` is asked for. Every row keeps `rowType`, `accountId`, `visitorId` and `sid`; event rows keep `eventType` and
  * `serverTimeStamp`. Columns come out in a stable order: LEAD_COLUMNS first (those the row has), then the
  * others sorted by name (code-unit order), so JSON output has stable field names and order whatever order
  * DynamoDB returned the attributes in.
  */
 import { nullProtoRecord } from '../capture/naming';
-import { CAPTURE_KEY_ATTRIBUTES } from '../keys';
+import { CAPTURE_KEY_ATTRIBUTES, CAPTURE_TTL_ATTRIBUTE } from '../keys';
 import type { StoredRow, StoredScalar } from '../store/capture-store';
 
 /** A row as handed to analysts: a null-prototype record (column names are data). */
 export type AnalystRow = Record<string, StoredScalar>;
 
-/** Columns dropped from analyst rows unless raw: the key attributes. */
-export const INTERNAL_COLUMNS: readonly string[] = Object.freeze([...CAPTURE_KEY_ATTRIBUTES]);
+/**
+ * Columns dropped from analyst rows unless raw: the key attributes, and the TTL (a DynamoDB instruction, the
+ * same on every row of a session; docs/privacy.md says when rows expire).
+ */
+export const INTERNAL_COLUMNS: readonly string[] = Object.freeze([
+  ...CAPTURE_KEY_ATTRIBUTES,
+  CAPTURE_TTL_ATTRIBUTE,
+]);
 const INTERNAL = new Set(INTERNAL_COLUMNS);
 
 /** Identity columns, in the order every output puts them first. */

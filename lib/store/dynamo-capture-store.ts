@@ -11,7 +11,8 @@
  * (MAX_ITEM_BYTES, 2 KB under DynamoDB's), or when a payload column has a name DynamoDB or our readers refuse
  * (empty, or over 255 UTF-8 bytes: the naming rule, Glue and Athena stop there). Fitting:
  *   1. Payload columns are every column but the key and index attributes, BOOKKEEPING_COLUMNS
- *      (lib/capture/naming.ts) and the partition columns `capturedAtMs`/`endedAtMs`: only these ever move.
+ *      (lib/capture/naming.ts), the partition columns `capturedAtMs`/`endedAtMs` and the TTL attribute
+ *      (CAPTURE_TTL_ATTRIBUTE: moved, the row would never expire): only these ever move.
  *   2. Moved first, always: payload columns with a refused name, and any payload column that holds one of the
  *      two names below. Then the largest payload columns (estimated bytes of name + value; ties in name order)
  *      until the rest of the row, plus both new column names and MAX_MARKER_BYTES for the marker, fits the limit.
@@ -51,7 +52,7 @@ import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { scalarJson } from '../canonical';
 import { systemClock, type Clock } from '../clock';
 import { BOOKKEEPING_COLUMNS } from '../capture/naming';
-import { CAPTURE_PRIMARY_KEY, capturePk } from '../keys';
+import { CAPTURE_PRIMARY_KEY, CAPTURE_TTL_ATTRIBUTE, capturePk } from '../keys';
 import {
   emptyWriteStats,
   type CaptureStore,
@@ -77,6 +78,8 @@ export const MAX_MARKER_BYTES = 1024;
 export const MAX_COLUMN_NAME_BYTES = 255;
 /** Columns naming the UTC day a row was written (lib/query/partition.ts): never moved. */
 const PARTITION_COLUMNS = ['capturedAtMs', 'endedAtMs'];
+/** Columns DynamoDB itself reads: the TTL (a TTL moved into overflowJson would keep the row for ever). */
+const TABLE_COLUMNS = [CAPTURE_TTL_ATTRIBUTE];
 
 /** Magnitudes DynamoDB's number type holds: from 1e-130 to below 1e126 (and 0). */
 const MIN_NUMBER_MAGNITUDE = 1e-130;
@@ -383,7 +386,7 @@ export class DynamoCaptureStore implements CaptureStore {
   private readonly random: () => number;
   private readonly clock: Clock;
   private readonly maxItemBytes: number;
-  /** Key and index attributes, bookkeeping and partition columns: never moved by fitting. */
+  /** Key and index attributes, bookkeeping, partition and TTL columns: never moved by fitting. */
   private readonly neverMoved: ReadonlySet<string>;
 
   constructor(
@@ -398,7 +401,12 @@ export class DynamoCaptureStore implements CaptureStore {
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     this.maxItemBytes = options.maxItemBytes ?? MAX_ITEM_BYTES;
-    this.neverMoved = new Set([...keyColumns, ...BOOKKEEPING_COLUMNS, ...PARTITION_COLUMNS]);
+    this.neverMoved = new Set([
+      ...keyColumns,
+      ...BOOKKEEPING_COLUMNS,
+      ...PARTITION_COLUMNS,
+      ...TABLE_COLUMNS,
+    ]);
   }
 
   async putRows(rows: readonly StoredRow[], options: PutRowsOptions = {}): Promise<WriteStats> {

@@ -23,10 +23,13 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { ErasureLeaseLostError } from '../erasure/errors';
 import type { ErasureCapture, ErasureQueue } from '../erasure/forget';
-import type { ErasureAudit, ErasureCounts, VisitorQueueEntry } from '../erasure/plan';
+import type { ErasureAudit, ErasureCounts, ErasureStatus, VisitorQueueEntry } from '../erasure/plan';
+import type { ErasureRequests, PendingErasure } from '../erasure/requests';
 import { LpvError } from '../errors';
 import { idProblem } from '../ids';
 import {
@@ -34,6 +37,8 @@ import {
   CAPTURE_PRIMARY_KEY,
   capturePk,
   erasureAuditKey,
+  erasureDueShardKey,
+  QUEUE_DUE_INDEX,
   QUEUE_PRIMARY_KEY,
   queueKey,
   queueVisitorKeyPrefix,
@@ -57,16 +62,80 @@ export interface ErasureCaptureOptions {
   pageSize?: number;
 }
 
-/** The audit item as stored: no `state` and no `accountId`, so `lpv queue` and `lpv status` never list it. */
-interface StoredAudit {
+/**
+ * The one stored shape of an erasure's audit item, which is also a POST /forget request's item (lib/erasure/
+ * requests.ts). No `state` and no `accountId`, so `lpv queue` and `lpv status` never list it, and the poller
+ * never claims it. The fields under "pending only" exist from the request until its erasure is done.
+ */
+interface StoredErasureItem {
   pk: string;
   kind: 'erasure';
   requestId: string;
-  erasureStatus: ErasureAudit['status'];
+  erasureStatus: ErasureStatus;
   visitorHash?: string;
-  startedAtMs: number;
+  requestedAtMs?: number;
+  startedAtMs?: number;
   finishedAtMs?: number;
   counts?: ErasureCounts;
+  // pending only (removed when done):
+  /** The raw visitor id: the eraser needs it to find the visitor's items. */
+  visitorId?: string;
+  /** erasureDueShardKey(account): puts the request in the due index, where the eraser lists it. */
+  dueShard?: string;
+  nextPollAtMs?: number;
+  leaseOwner?: string;
+  leaseUntilMs?: number;
+  attempts?: number;
+}
+
+/** Attributes a done erasure no longer has: what only a pending request needs. */
+const PENDING_ONLY: ReadonlyArray<keyof StoredErasureItem> = [
+  'visitorId',
+  'dueShard',
+  'nextPollAtMs',
+  'leaseOwner',
+  'leaseUntilMs',
+];
+
+function isConditionFailure(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+/** The audit an item shows (`lpv forget --status`), or undefined when it is not an erasure's item. */
+function toAudit(item: Partial<StoredErasureItem> | undefined): ErasureAudit | undefined {
+  if (item?.kind !== 'erasure' || typeof item.requestId !== 'string') return undefined;
+  return {
+    requestId: item.requestId,
+    status: item.erasureStatus ?? 'requested',
+    ...(item.visitorHash !== undefined ? { visitorHash: item.visitorHash } : {}),
+    ...(item.requestedAtMs !== undefined ? { requestedAtMs: item.requestedAtMs } : {}),
+    ...(item.startedAtMs !== undefined ? { startedAtMs: item.startedAtMs } : {}),
+    ...(item.finishedAtMs !== undefined ? { finishedAtMs: item.finishedAtMs } : {}),
+    ...(item.counts !== undefined ? { counts: item.counts } : {}),
+  };
+}
+
+/** A pending request as the eraser sees it, or undefined when the item is not one (done, or malformed). */
+function toPending(item: Partial<StoredErasureItem> | undefined): PendingErasure | undefined {
+  if (
+    item?.kind !== 'erasure' ||
+    typeof item.requestId !== 'string' ||
+    typeof item.visitorId !== 'string' ||
+    typeof item.nextPollAtMs !== 'number' ||
+    (item.erasureStatus !== 'requested' && item.erasureStatus !== 'running')
+  ) {
+    return undefined;
+  }
+  return {
+    requestId: item.requestId,
+    visitorId: item.visitorId,
+    status: item.erasureStatus,
+    requestedAtMs: item.requestedAtMs ?? item.nextPollAtMs,
+    nextPollAtMs: item.nextPollAtMs,
+    ...(item.leaseOwner !== undefined ? { leaseOwner: item.leaseOwner } : {}),
+    ...(item.leaseUntilMs !== undefined ? { leaseUntilMs: item.leaseUntilMs } : {}),
+    attempts: item.attempts ?? 0,
+  };
 }
 
 export class DynamoErasureQueue implements ErasureQueue {
@@ -125,18 +194,58 @@ export class DynamoErasureQueue implements ErasureQueue {
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: tombstone }));
   }
 
-  async saveAudit(accountId: string, audit: ErasureAudit): Promise<void> {
-    const item: StoredAudit = {
-      pk: erasureAuditKey(accountId, audit.requestId),
+  /**
+   * An UpdateItem of the audit fields: a POST /forget request's other fields stay until the erasure is done,
+   * the first start is kept (`if_not_exists`), and `lpv forget`'s audit item is created by the same call.
+   */
+  async saveAudit(accountId: string, audit: ErasureAudit, leaseOwner?: string): Promise<void> {
+    const set: Record<string, unknown> = {
       kind: 'erasure',
       requestId: audit.requestId,
       erasureStatus: audit.status,
       ...(audit.visitorHash !== undefined ? { visitorHash: audit.visitorHash } : {}),
-      startedAtMs: audit.startedAtMs,
       ...(audit.finishedAtMs !== undefined ? { finishedAtMs: audit.finishedAtMs } : {}),
       ...(audit.counts !== undefined ? { counts: audit.counts } : {}),
     };
-    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const assignments = Object.entries(set).map(([name, value], i) => {
+      names[`#a${i}`] = name;
+      values[`:a${i}`] = value;
+      return `#a${i} = :a${i}`;
+    });
+    if (audit.startedAtMs !== undefined) {
+      names['#started'] = 'startedAtMs';
+      values[':started'] = audit.startedAtMs;
+      assignments.push('#started = if_not_exists(#started, :started)');
+    }
+    const removals = audit.status === 'done' ? PENDING_ONLY.map((name) => `#r_${name}`) : [];
+    for (const name of audit.status === 'done' ? PENDING_ONLY : []) names[`#r_${name}`] = name;
+    if (leaseOwner !== undefined) {
+      names['#owner'] = 'leaseOwner';
+      values[':owner'] = leaseOwner;
+    }
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: erasureAuditKey(accountId, audit.requestId) },
+          UpdateExpression:
+            `SET ${assignments.join(', ')}` + (removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''),
+          ...(leaseOwner !== undefined ? { ConditionExpression: '#owner = :owner' } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (leaseOwner !== undefined && isConditionFailure(error)) {
+        throw new ErasureLeaseLostError(
+          `erasure request ${audit.requestId}: the lease passed to another eraser before the audit was saved`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   async loadAudit(accountId: string, requestId: string): Promise<ErasureAudit | undefined> {
@@ -147,16 +256,120 @@ export class DynamoErasureQueue implements ErasureQueue {
         ConsistentRead: true,
       }),
     );
-    const item = answer.Item as StoredAudit | undefined;
-    if (item?.kind !== 'erasure') return undefined;
-    return {
-      requestId: item.requestId,
-      status: item.erasureStatus,
-      ...(item.visitorHash !== undefined ? { visitorHash: item.visitorHash } : {}),
-      startedAtMs: item.startedAtMs,
-      ...(item.finishedAtMs !== undefined ? { finishedAtMs: item.finishedAtMs } : {}),
-      ...(item.counts !== undefined ? { counts: item.counts } : {}),
+    return toAudit(answer.Item as Partial<StoredErasureItem> | undefined);
+  }
+}
+
+/**
+ * The POST /forget requests (lib/erasure/requests.ts) in the queue table, on the erasure partition of its due
+ * index (erasureDueShardKey): the eraser lists every pending request with one Query of that partition (no
+ * Scan), the poller never reads it (it queries only its numbered shards). The index copies whole items (its
+ * projection is ALL), so the listing needs no GetItem per request.
+ */
+export class DynamoErasureRequests implements ErasureRequests {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(
+    accountId: string,
+    request: { requestId: string; visitorId: string; requestedAtMs: number },
+  ): Promise<void> {
+    const item: StoredErasureItem = {
+      pk: erasureAuditKey(accountId, request.requestId),
+      kind: 'erasure',
+      requestId: request.requestId,
+      erasureStatus: 'requested',
+      requestedAtMs: request.requestedAtMs,
+      visitorId: request.visitorId,
+      dueShard: erasureDueShardKey(accountId),
+      nextPollAtMs: request.requestedAtMs,
+      attempts: 0,
     };
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async pending(accountId: string): Promise<PendingErasure[]> {
+    const found: PendingErasure[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const answer = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: QUEUE_DUE_INDEX.indexName,
+          KeyConditionExpression: '#shard = :shard',
+          ExpressionAttributeNames: { '#shard': QUEUE_DUE_INDEX.partitionKey },
+          ExpressionAttributeValues: { ':shard': erasureDueShardKey(accountId) },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      startKey = answer.LastEvaluatedKey;
+      for (const item of answer.Items ?? []) {
+        const request = toPending(item as Partial<StoredErasureItem>);
+        if (request !== undefined) found.push(request);
+      }
+    } while (startKey);
+    return found;
+  }
+
+  async claim(
+    accountId: string,
+    requestId: string,
+    claim: { owner: string; leaseUntilMs: number; nowMs: number },
+  ): Promise<PendingErasure | undefined> {
+    try {
+      const answer = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: erasureAuditKey(accountId, requestId) },
+          // While leased the request is not due: nextPollAtMs moves to the lease's end.
+          UpdateExpression:
+            'SET leaseOwner = :owner, leaseUntilMs = :until, nextPollAtMs = :until, erasureStatus = :running, ' +
+            'attempts = if_not_exists(attempts, :zero) + :one, startedAtMs = if_not_exists(startedAtMs, :now)',
+          ConditionExpression:
+            'dueShard = :shard AND nextPollAtMs <= :now ' +
+            'AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs <= :now)',
+          ExpressionAttributeValues: {
+            ':owner': claim.owner,
+            ':until': claim.leaseUntilMs,
+            ':now': claim.nowMs,
+            ':running': 'running',
+            ':zero': 0,
+            ':one': 1,
+            ':shard': erasureDueShardKey(accountId),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toPending(answer.Attributes as Partial<StoredErasureItem> | undefined);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async release(accountId: string, requestId: string, owner: string, nextPollAtMs: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: erasureAuditKey(accountId, requestId) },
+          UpdateExpression: 'SET nextPollAtMs = :next REMOVE leaseOwner, leaseUntilMs',
+          ConditionExpression: 'leaseOwner = :owner AND attribute_exists(dueShard)',
+          ExpressionAttributeValues: { ':owner': owner, ':next': nextPollAtMs },
+        }),
+      );
+    } catch (error) {
+      // The lease already passed to another eraser (or the erasure is done): nothing of ours to hand back.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 import {
   CreateTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   DynamoDBClient,
   ResourceInUseException,
+  UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -80,9 +82,11 @@ export function createTableInput(definition: TableDefinition, tableName: string)
 }
 
 /**
- * Creates both tables if they do not exist and waits until they are ACTIVE. Idempotent.
- * TTL is not set here: the embedded DynamoDB (dynalite) has no UpdateTimeToLive, and nothing relies on TTL
- * for logic; in AWS the CDK data stack sets it.
+ * Creates both tables if they do not exist, waits until they are ACTIVE, and turns on each table's TTL
+ * attribute (the schema's ttlAttributeSec) where the server has TTL. Idempotent. The embedded DynamoDB
+ * (dynalite) has no UpdateTimeToLive: there the TTL is left off, which changes nothing that the code relies on
+ * (readers check expiry themselves, lib/query/reader.ts); DynamoDB Local and AWS get it (in AWS the CDK data
+ * stack sets it too).
  */
 export async function ensureTables(
   client: DynamoDBDocumentClient,
@@ -113,7 +117,45 @@ export async function ensureTables(
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+  for (const [definition, name] of [
+    [QUEUE_TABLE, settings.queueTable],
+    [CAPTURE_TABLE, settings.captureTable],
+  ] as const) {
+    if (definition.ttlAttributeSec !== undefined)
+      await ensureTimeToLive(client, name, definition.ttlAttributeSec);
+  }
   return { created, existing };
+}
+
+/**
+ * Turns on TTL on `attributeName` unless it is on already (DynamoDB refuses to enable it twice). Returns false
+ * where the server has no UpdateTimeToLive (dynalite, which describes every table's TTL as DISABLED).
+ */
+export async function ensureTimeToLive(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  attributeName: string,
+): Promise<boolean> {
+  const described = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  const status = described.TimeToLiveDescription?.TimeToLiveStatus;
+  if (status === 'ENABLED' || status === 'ENABLING') {
+    const current = described.TimeToLiveDescription?.AttributeName;
+    if (current === attributeName) return true;
+    // Another attribute: DynamoDB changes it only after disabling, an operator's decision, never setup's.
+    throw new Error(`table ${tableName} expires items on ${String(current)}, not ${attributeName}`);
+  }
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'UnknownOperationException') return false;
+    throw error;
+  }
 }
 
 /** Errors DynamoDB answers when a call was refused for load, after the SDK's own retries: worth resending. */

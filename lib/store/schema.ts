@@ -7,6 +7,7 @@
 import {
   CAPTURE_INDEXES,
   CAPTURE_PRIMARY_KEY,
+  CAPTURE_TTL_ATTRIBUTE,
   QUEUE_DUE_INDEX,
   QUEUE_PRIMARY_KEY,
   type IndexKeyNames,
@@ -71,4 +72,6 @@ export const CAPTURE_TABLE: TableDefinition = {
   partitionKey: stringKey(CAPTURE_PRIMARY_KEY.partitionKey),
   sortKey: stringKey(CAPTURE_PRIMARY_KEY.sortKey),
   indexes: CAPTURE_INDEXES.map(allStringIndex),
+  // Declared whatever the retention: a row without the attribute never expires (retention `keep`).
+  ttlAttributeSec: CAPTURE_TTL_ATTRIBUTE,
 };

@@ -1,3 +1,4 @@
+import { ANALYTICS_ROUTE_METRIC, ANALYTICS_ROUTE_SERVICE_NAME } from '../../lib/query/analytics-route';
 import { ALARM_THRESHOLDS } from '../../infra/monitoring';
 import { ENQUEUE_METRIC, METRIC, METRICS_NAMESPACE, fetchMetricName } from '../../lib/metrics';
 import { resource, synthesize } from './stack-fixture';
@@ -144,27 +145,64 @@ describe('alarms on the analytics feed', () => {
     expectRule(a, { threshold: 0 });
   });
 
-  it('FirehoseDeliveryFailures: DeliveryToS3.Success below 1, or the partition limit exceeded', () => {
+  it('FirehoseDeliveryFailures: Iceberg commits behind (DataFreshness) or route invocations failing', () => {
     const a = alarm('FirehoseDeliveryFailures');
     expectRule(a, { threshold: 0 });
     const { expression, stats } = mathOf(a);
-    expect(expression).toBe('(1 - FILL(delivered, 1)) + FILL(partitionsExceeded, 0)');
+    // Buffer interval (300 s) + the route function's buffer (60 s) + 15 minutes of retries.
+    expect(expression).toBe('IF(FILL(freshness, 0) > 1260, 1, 0) + (1 - FILL(processing, 1))');
     const dimensions = [{ Name: 'DeliveryStreamName', Value: { Ref: stream } }];
     expect(stats).toEqual({
-      delivered: {
-        Metric: { Namespace: 'AWS/Firehose', MetricName: 'DeliveryToS3.Success', Dimensions: dimensions },
-        Period: 300,
-        Stat: 'Minimum',
-      },
-      partitionsExceeded: {
-        Metric: { Namespace: 'AWS/Firehose', MetricName: 'PartitionCountExceeded', Dimensions: dimensions },
+      freshness: {
+        Metric: {
+          Namespace: 'AWS/Firehose',
+          MetricName: 'DeliveryToIceberg.DataFreshness',
+          Dimensions: dimensions,
+        },
         Period: 300,
         Stat: 'Maximum',
       },
+      processing: {
+        Metric: {
+          Namespace: 'AWS/Firehose',
+          MetricName: 'ExecuteProcessing.Success',
+          Dimensions: dimensions,
+        },
+        Period: 300,
+        Stat: 'Minimum',
+      },
     });
-    // The stream delivers to S3 (extended S3 destination): DeliveryToS3.* are the metrics that apply.
+    // The stream delivers to Iceberg: DeliveryToIceberg.* are the metrics that apply.
     const props = resource(template, 'AWS::KinesisFirehose::DeliveryStream', 'AnalyticsFeed').properties;
-    expect(props.ExtendedS3DestinationConfiguration).toBeDefined();
+    expect(props.IcebergDestinationConfiguration).toBeDefined();
+    expect(props.ExtendedS3DestinationConfiguration).toBeUndefined();
+  });
+
+  it('AnalyticsRecordsNotApplied: records the route function refused plus rows Firehose failed to apply', () => {
+    const a = alarm('AnalyticsRecordsNotApplied');
+    expectRule(a, { threshold: 0 });
+    const { expression, stats } = mathOf(a);
+    expect(expression).toBe('FILL(unroutable, 0) + FILL(failedRows, 0)');
+    expect(stats).toEqual({
+      unroutable: {
+        Metric: {
+          Namespace: METRICS_NAMESPACE,
+          MetricName: ANALYTICS_ROUTE_METRIC.unroutable,
+          Dimensions: [{ Name: 'service', Value: ANALYTICS_ROUTE_SERVICE_NAME }],
+        },
+        Period: 300,
+        Stat: 'Sum',
+      },
+      failedRows: {
+        Metric: {
+          Namespace: 'AWS/Firehose',
+          MetricName: 'DeliveryToIceberg.FailedRowCount',
+          Dimensions: [{ Name: 'DeliveryStreamName', Value: { Ref: stream } }],
+        },
+        Period: 300,
+        Stat: 'Sum',
+      },
+    });
   });
 
   it('FeedPipeFailures: failed, partially failed or timed-out pipe executions in 2 of 3 periods', () => {

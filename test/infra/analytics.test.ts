@@ -3,8 +3,26 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ANALYTICS_SCHEMA, CaptureAnalytics, PARTITION_JQ } from '../../infra/analytics';
+import { ANALYTICS_SCHEMA, CaptureAnalytics, DEFAULT_ANALYTICS_RETENTION } from '../../infra/analytics';
+import { analyticsErasureDays } from '../../infra/analytics-retention';
 import { NAMED_QUERIES } from '../../lib/query/named-queries';
+
+/** Our acknowledgements in the construct (each justified where it is made). */
+const EXPECTED_ACKS = [
+  'Annotation::AwsSolutions-IAM5[Resource::*]',
+  'Annotation::AwsSolutions-IAM5[Resource::<AnalyticsQueryResults11B30085.Arn>/*]',
+  'Annotation::AwsSolutions-IAM5[Resource::<AnalyticsRows9BA61F91.Arn>/errors/*]',
+  // Firehose, the optimizers and the table creation: each its own, on the iceberg/ prefix only.
+  'Annotation::AwsSolutions-IAM5[Resource::<AnalyticsRows9BA61F91.Arn>/iceberg/*]',
+  'Annotation::AwsSolutions-IAM5[Resource::<AnalyticsRows9BA61F91.Arn>/iceberg/*]',
+  'Annotation::AwsSolutions-IAM5[Resource::<AnalyticsRows9BA61F91.Arn>/iceberg/*]',
+  ...['compaction', 'orphan-file-deletion', 'retention'].map(
+    (kind) =>
+      `Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-${kind}/logs:*]`,
+  ),
+  'Annotation::AwsSolutions-S1',
+  'Annotation::AwsSolutions-SQS3',
+].sort();
 
 function build(
   withStream = true,
@@ -18,7 +36,7 @@ function build(
     sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    ...(withStream ? { stream: dynamodb.StreamViewType.NEW_IMAGE } : {}),
+    ...(withStream ? { stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES } : {}),
   });
   const analytics = new CaptureAnalytics(stack, 'Analytics', { captureTable });
   return {
@@ -28,15 +46,19 @@ function build(
   };
 }
 
+type Resources = Record<string, { Properties: Record<string, unknown>; DependsOn?: string[] }>;
+
 describe('CaptureAnalytics', () => {
   const { stack, analytics, template } = build();
-
-  it('keeps the rows in a private, encrypted, TLS-only, versioned bucket whose lifecycle never expires them', () => {
-    const rows = template.findResources('AWS::S3::Bucket', {
+  const rows = Object.entries(
+    template.findResources('AWS::S3::Bucket', {
       Properties: { VersioningConfiguration: { Status: 'Enabled' } },
-    });
-    expect(Object.keys(rows)).toHaveLength(1);
-    const props = Object.values(rows)[0]?.Properties as Record<string, unknown>;
+    }) as Resources,
+  );
+
+  it('keeps the tables in a private, encrypted, TLS-only, versioned bucket where every prefix expires', () => {
+    expect(rows).toHaveLength(1);
+    const props = rows[0]![1].Properties;
     expect(props).toMatchObject({
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
@@ -47,24 +69,20 @@ describe('CaptureAnalytics', () => {
         IgnorePublicAcls: true,
         RestrictPublicBuckets: true,
       },
-      LoggingConfiguration: { LogFilePrefix: 'rows/' },
     });
     const rules = (props.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
-    expect(rules.map((r) => r.Transitions)).toEqual([
-      [
-        { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
-        { StorageClass: 'GLACIER_IR', TransitionInDays: 180 },
-      ],
-    ]);
-    for (const rule of rules) {
-      expect(rule.ExpirationInDays).toBeUndefined();
-      expect(rule.NoncurrentVersionExpiration).toBeUndefined();
-    }
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+    const byId = Object.fromEntries(rules.map((r) => [r.Id, r]));
+    expect(byId['expire-noncurrent-versions']).toMatchObject({
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      ExpiredObjectDeleteMarker: true,
+    });
+    expect(byId['expire-noncurrent-versions']?.Prefix).toBeUndefined();
+    expect(byId['expire-errors']).toMatchObject({ Prefix: 'errors/', ExpirationInDays: 7 });
+    expect(byId['expire-legacy-ndjson']).toMatchObject({ Prefix: 'rows/', ExpirationInDays: 1 });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { LogFilePrefix: 'query-results/' },
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ Id: 'expire-query-results', ExpirationInDays: 7 })],
       },
     });
     template.hasResource('AWS::S3::Bucket', {
@@ -73,94 +91,128 @@ describe('CaptureAnalytics', () => {
     });
   });
 
-  it('feeds the stream through the enrichment into Firehose, partitioned rows/rowType=…/dt=…/', () => {
-    template.hasResourceProperties('AWS::Pipes::Pipe', {
-      Source: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Capture'), 'StreamArn'] },
-      Enrichment: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AnalyticsEnrichment'), 'Arn'] },
-      Target: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AnalyticsFeed'), 'Arn'] },
-      SourceParameters: {
-        DynamoDBStreamParameters: Match.objectLike({
-          StartingPosition: 'TRIM_HORIZON',
-          OnPartialBatchItemFailure: 'AUTOMATIC_BISECT',
-          DeadLetterConfig: { Arn: Match.anyValue() },
-        }),
-      },
+  it('delivers through Firehose to Iceberg: one table config per row type, unique keys pk and sk, routed by the function', () => {
+    const stream = Object.values(template.findResources('AWS::KinesisFirehose::DeliveryStream') as Resources);
+    expect(stream).toHaveLength(1);
+    const iceberg = stream[0]!.Properties.IcebergDestinationConfiguration as Record<string, unknown>;
+    expect(stream[0]!.Properties.ExtendedS3DestinationConfiguration).toBeUndefined();
+    expect(iceberg).toMatchObject({
+      AppendOnly: false,
+      // CloudFormation spells this one property with a lower-case s.
+      s3BackupMode: 'FailedDataOnly',
+      BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 128 },
+      CatalogConfiguration: { CatalogArn: { 'Fn::Join': expect.anything() } },
+    });
+    expect(iceberg.DestinationTableConfigurationList).toEqual(
+      ANALYTICS_SCHEMA.tables.map((t) => ({
+        DestinationDatabaseName: 'lp_visit_capture_iceberg',
+        DestinationTableName: t.name,
+        UniqueKeys: ['pk', 'sk'],
+        S3ErrorOutputPrefix: `errors/table=${t.name}/`,
+      })),
+    );
+    const processors = (
+      iceberg.ProcessingConfiguration as {
+        Processors: { Type: string; Parameters: { ParameterName: string; ParameterValue: unknown }[] }[];
+      }
+    ).Processors;
+    expect(processors.map((p) => p.Type)).toEqual(['Lambda']);
+    expect(processors[0]!.Parameters).toContainEqual({
+      ParameterName: 'LambdaArn',
+      ParameterValue: { 'Fn::GetAtt': [expect.stringMatching(/^AnalyticsRouteFunction/), 'Arn'] },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       Runtime: 'nodejs24.x',
+      Environment: { Variables: Match.objectLike({ ANALYTICS_DATABASE: 'lp_visit_capture_iceberg' }) },
     });
-    template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
-      DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
-      ExtendedS3DestinationConfiguration: Match.objectLike({
-        Prefix: 'rows/rowType=!{partitionKeyFromQuery:rowType}/dt=!{partitionKeyFromQuery:dt}/',
-        CompressionFormat: 'GZIP',
-        DynamicPartitioningConfiguration: { Enabled: true, RetryOptions: { DurationInSeconds: 300 } },
-        ProcessingConfiguration: {
-          Enabled: true,
-          Processors: Match.arrayWith([
-            Match.objectLike({
-              Type: 'MetadataExtraction',
-              Parameters: Match.arrayWith([
-                { ParameterName: 'MetadataExtractionQuery', ParameterValue: PARTITION_JQ },
-              ]),
-            }),
-          ]),
-        },
-      }),
+    // The pipe hands the stream records to Firehose as they are: no enrichment any more.
+    const pipe = Object.values(template.findResources('AWS::Pipes::Pipe') as Resources)[0]!.Properties;
+    expect(pipe).toMatchObject({
+      Source: { 'Fn::GetAtt': [expect.stringMatching(/^Capture/), 'StreamArn'] },
+      Target: { 'Fn::GetAtt': [expect.stringMatching(/^AnalyticsFeed/), 'Arn'] },
     });
-    expect(PARTITION_JQ).toBe(
-      '{rowType: .rowType, dt: ((.capturedAtMs // .endedAtMs) / 1000 | floor | strftime("%Y-%m-%d"))}',
-    );
+    expect(pipe.Enrichment).toBeUndefined();
   });
 
-  it('declares one Glue table per row type with the generated columns and partition projection on dt', () => {
-    const tables = template.findResources('AWS::Glue::Table');
-    expect(Object.keys(tables)).toHaveLength(ANALYTICS_SCHEMA.tables.length);
-    expect(ANALYTICS_SCHEMA.tables.map((t) => t.name)).toEqual([
-      'session',
-      'page',
-      'engagement',
-      'event',
-      'eventitem',
-      'outcome',
-    ]);
-    for (const table of ANALYTICS_SCHEMA.tables) {
-      template.hasResourceProperties('AWS::Glue::Table', {
-        DatabaseName: 'lp_visit_capture',
-        TableInput: Match.objectLike({
-          Name: table.name,
-          PartitionKeys: [Match.objectLike({ Name: 'dt', Type: 'string' })],
-          Parameters: Match.objectLike({
-            'projection.enabled': 'true',
-            'projection.dt.type': 'date',
-            'projection.dt.format': 'yyyy-MM-dd',
-            'projection.dt.range': '2024-01-01,NOW',
-          }),
-          StorageDescriptor: Match.objectLike({
-            SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
-            Columns: table.columns.map((c) => ({
-              Name: c.name,
-              Type: c.type,
-              ...(c.comment ? { Comment: c.comment } : {}),
-            })),
-          }),
-        }),
-      });
-      for (const c of table.columns) {
-        expect(c.name).toMatch(/^[a-z0-9_]+$/);
-        expect(c.comment.length).toBeLessThanOrEqual(255);
-      }
-    }
-    const event = ANALYTICS_SCHEMA.tables.find((t) => t.name === 'event');
-    expect(event?.columns.find((c) => c.name === 'servertimestamp')?.type).toBe('bigint');
-    expect(event?.columns.find((c) => c.name === 'total')?.type).toBe('double');
-    expect(event?.columns.find((c) => c.name === 'email')).toBeUndefined();
-    const item = ANALYTICS_SCHEMA.tables.find((t) => t.name === 'eventitem');
-    expect(item?.columns.find((c) => c.name === 'email')).toMatchObject({
-      type: 'string',
-      comment: expect.stringMatching(/^personal data \(contact, default hash\)/),
+  it('creates every table once through Athena DDL (no AWS::Glue::Table), partitioned by rowday', () => {
+    expect(Object.keys(template.findResources('AWS::Glue::Table'))).toEqual([]);
+    template.hasResourceProperties('AWS::Glue::Database', {
+      DatabaseInput: Match.objectLike({ Name: 'lp_visit_capture_iceberg' }),
     });
+    const creations = Object.values(template.findResources('Custom::AWS') as Resources);
+    expect(creations).toHaveLength(ANALYTICS_SCHEMA.tables.length);
+    for (const c of creations) {
+      expect(c.Properties.Update).toBeUndefined();
+      expect(c.Properties.Delete).toBeUndefined();
+    }
+    const created = JSON.stringify(creations.map((c) => c.Properties.Create));
+    for (const table of ANALYTICS_SCHEMA.tables) {
+      expect(created).toContain(`CREATE TABLE IF NOT EXISTS \`lp_visit_capture_iceberg\`.\`${table.name}\``);
+    }
+    expect(created).toContain('PARTITIONED BY (`rowday`)');
+    expect(created).toContain("'table_type' = 'ICEBERG'");
+  });
+
+  it('runs compaction, snapshot retention (at most the erasure bound) and orphan-file deletion on every table', () => {
+    const optimizers = Object.values(template.findResources('AWS::Glue::TableOptimizer') as Resources).map(
+      (o) =>
+        o.Properties as {
+          TableName: string;
+          Type: string;
+          TableOptimizerConfiguration: Record<string, unknown>;
+        },
+    );
+    expect(optimizers).toHaveLength(3 * ANALYTICS_SCHEMA.tables.length);
+    for (const table of ANALYTICS_SCHEMA.tables) {
+      expect(
+        optimizers
+          .filter((o) => o.TableName === table.name)
+          .map((o) => o.Type)
+          .sort(),
+      ).toEqual(['compaction', 'orphan_file_deletion', 'retention']);
+    }
+    const retention = optimizers.find((o) => o.Type === 'retention')!.TableOptimizerConfiguration;
+    expect(retention).toMatchObject({
+      Enabled: true,
+      RetentionConfiguration: {
+        IcebergConfiguration: {
+          SnapshotRetentionPeriodInDays: 5,
+          NumberOfSnapshotsToRetain: 1,
+          CleanExpiredFiles: true,
+        },
+      },
+    });
+    expect(analyticsErasureDays({ ...DEFAULT_ANALYTICS_RETENTION })).toBeLessThanOrEqual(10);
+  });
+
+  it('grants Firehose, the optimizers and the table creation only their prefixes and tables', () => {
+    const statements = (roleIdPart: string) =>
+      Object.values(template.findResources('AWS::IAM::Policy') as Resources)
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleIdPart))
+        .flatMap(
+          (p) =>
+            (
+              p.Properties.PolicyDocument as {
+                Statement: { Sid?: string; Action: unknown; Resource: unknown }[];
+              }
+            ).Statement,
+        );
+    const firehose = statements('AnalyticsFirehoseRole');
+    const text = JSON.stringify(firehose);
+    expect(text).toContain('/iceberg/*');
+    expect(text).toContain('/errors/*');
+    expect(text).not.toMatch(/"Resource":"\*"/);
+    expect(text).toContain('glue:UpdateTable');
+    expect(text).toContain('lambda:InvokeFunction');
+    for (const s of firehose) {
+      const resources = JSON.stringify(s.Resource);
+      if (JSON.stringify(s.Action).includes('s3:DeleteObject')) expect(resources).toContain('/iceberg/*');
+    }
+    const glueTables = JSON.stringify(statements('AnalyticsOptimizerRole'));
+    for (const t of ANALYTICS_SCHEMA.tables)
+      expect(glueTables).toContain(`table/lp_visit_capture_iceberg/${t.name}`);
+    expect(glueTables).not.toContain('table/lp_visit_capture_iceberg/*');
   });
 
   it('runs queries in a workgroup with encrypted results and a bytes-scanned limit', () => {
@@ -178,7 +230,9 @@ describe('CaptureAnalytics', () => {
         .sort(),
     ).toEqual([
       'conversion by referrer',
+      'erasure check for one visitor',
       'purchases per day',
+      'purchases per day as of 24 hours ago',
       'sessions lost per day',
       'visitor profile revisions per session',
     ]);
@@ -199,15 +253,10 @@ describe('CaptureAnalytics', () => {
         acks.push(...Object.keys(entry.data as Record<string, string>));
       }
     }
-    expect(acks.filter((a) => a.includes('AwsSolutions')).sort()).toEqual([
-      'Annotation::AwsSolutions-IAM5[Resource::*]',
-      'Annotation::AwsSolutions-IAM5[Resource::<AnalyticsRows9BA61F91.Arn>/*]',
-      'Annotation::AwsSolutions-S1',
-      'Annotation::AwsSolutions-SQS3',
-    ]);
+    expect(acks.filter((a) => a.includes('AwsSolutions')).sort()).toEqual(EXPECTED_ACKS);
   });
 
-  it('grants analysts the workgroup, the catalog and the buckets', () => {
+  it("grants analysts the workgroup, the catalog, the tables' files and the results", () => {
     const fresh = build(true, false);
     const analyst = new iam.Role(fresh.stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
     fresh.analytics.grantQuery(analyst);
@@ -218,6 +267,7 @@ describe('CaptureAnalytics', () => {
     for (const action of ['athena:StartQueryExecution', 'glue:GetTable', 's3:GetObject*', 's3:PutObject']) {
       expect(actions).toContain(action);
     }
+    expect(actions).toContain('/iceberg/*');
   });
 
   it('refuses a capture table without a stream', () => {
@@ -230,7 +280,8 @@ const SQL_WORDS = new Set(
   (
     'with as select from where and or group by order desc asc left join on distinct interval day ' +
     'count sum max max_by min date from_unixtime date_format current_date coalesce url_extract_host round count_if ' +
-    'cross unnest cast json_parse json_extract_scalar map varchar json bigint'
+    'cross unnest cast json_parse json_extract_scalar map varchar json bigint ' +
+    'for timestamp of current_timestamp full union all'
   ).split(' '),
 );
 
@@ -281,6 +332,16 @@ describe('named queries', () => {
       expect(problems(query.sql('db'))).toEqual([]);
     },
   );
+
+  it('include one time-travel query and one erasure check parameterised by visitor id over every table', () => {
+    const sql = NAMED_QUERIES.map((q) => q.sql('db'));
+    expect(sql.filter((q) => /FOR TIMESTAMP AS OF/.test(q))).toHaveLength(1);
+    const check = NAMED_QUERIES.find((q) => q.id === 'ErasureCheck')?.sql('db') ?? '';
+    expect(check.match(/\?/g)).toHaveLength(1);
+    for (const t of ANALYTICS_SCHEMA.tables) expect(check).toContain(`"db"."${t.name}" x ON x.visitorid`);
+    // Every other query prunes partitions.
+    for (const q of sql.filter((q) => q !== check)) expect(q).toMatch(/rowday >= /);
+  });
 
   it('the check is live: unknown tables and columns are reported', () => {
     expect(problems('SELECT eventtype, revenue FROM "db"."event" e WHERE e.orderid_x = 1')).toEqual([

@@ -5,7 +5,10 @@ import {
   livePersonRequestBoundPerSec,
   loadDeploymentConfig,
   maxOverlappingInvocations,
+  privacyContextKey,
 } from '../../infra/config';
+import { PRIVACY_CATEGORIES } from '../../lib/privacy/categories';
+import { loadPrivacySettings, privacyEnvName } from '../../lib/privacy/config';
 
 const REQUIRED = { 'lpv:accountId': '12345678' };
 
@@ -32,6 +35,7 @@ describe('deployment configuration (cdk context)', () => {
       lostRatioEvaluationPeriods: 3,
       lostRatioDatapointsToAlarm: 2,
       captureRetentionDays: 'keep',
+      pointInTimeRecoveryDays: 35,
       enqueueMaxBatchItems: 500,
       enqueueMaxBodyBytes: 262_144,
       logRetentionDays: 30,
@@ -40,6 +44,18 @@ describe('deployment configuration (cdk context)', () => {
     expect(load({ 'lpv:fallingBehindAlarmActions': 'false' }).fallingBehindAlarmActions).toBe(false);
     expect(config.pollerReservedConcurrency).toBeUndefined();
     expect(config.alarmEmail).toBeUndefined();
+  });
+
+  it.each([
+    [{ 'lpv:captureRetentionDays': 'keep' }, 'keep', 35],
+    [{ 'lpv:captureRetentionDays': 90, 'lpv:pointInTimeRecoveryDays': 7 }, 90, 7],
+    [{ 'lpv:captureRetentionDays': '400', 'lpv:pointInTimeRecoveryDays': '1' }, 400, 1],
+    [{ 'lpv:captureRetentionDays': 1 }, 1, 35],
+    [{ 'lpv:captureRetentionDays': 36_500 }, 36_500, 35],
+  ])('reads the retention and recovery period of %j', (context, retention, recoveryDays) => {
+    const config = load(context);
+    expect(config.captureRetentionDays).toBe(retention);
+    expect(config.pointInTimeRecoveryDays).toBe(recoveryDays);
   });
 
   it('reads numbers given as strings on the command line (-c key=value)', () => {
@@ -69,8 +85,13 @@ describe('deployment configuration (cdk context)', () => {
     [{ 'lpv:lostRatioDatapointsToAlarm': 4 }, /must not exceed lpv:lostRatioEvaluationPeriods \(3\)/],
     [{ 'lpv:logRetentionDays': 31 }, /"lpv:logRetentionDays": must be one of CloudWatch's retentions/],
     [{ 'lpv:pollerReservedConcurrency': 0 }, /"lpv:pollerReservedConcurrency": must be an integer from 1/],
-    [{ 'lpv:captureRetentionDays': 90 }, /"lpv:captureRetentionDays": only "keep" is supported/],
-    [{ 'lpv:captureRetentionDays': 'forever' }, /"lpv:captureRetentionDays": must be an integer/],
+    [{ 'lpv:captureRetentionDays': 'forever' }, /"lpv:captureRetentionDays": must be "keep" or a whole/],
+    [{ 'lpv:captureRetentionDays': 0 }, /"lpv:captureRetentionDays": .* from 1 to 36500, got 0/],
+    [{ 'lpv:captureRetentionDays': '36501' }, /"lpv:captureRetentionDays": .* got "36501"/],
+    [{ 'lpv:captureRetentionDays': 7.5 }, /"lpv:captureRetentionDays": .* got 7.5/],
+    [{ 'lpv:pointInTimeRecoveryDays': 0 }, /"lpv:pointInTimeRecoveryDays": must be an integer from 1 to 35/],
+    [{ 'lpv:pointInTimeRecoveryDays': 36 }, /"lpv:pointInTimeRecoveryDays": .* got 36/],
+    [{ 'lpv:pointInTimeRecoveryDays': '7.5' }, /"lpv:pointInTimeRecoveryDays": must be an integer/],
     [{ 'lpv:pollerMemoryMB': 512 }, /"lpv:pollerMemoryMB": unknown key/],
     [
       { 'lpv:fallingBehindAlarmActions': 'yes' },
@@ -138,5 +159,61 @@ describe('deployment configuration (cdk context)', () => {
     expect(livePersonRequestBoundPerSec(load({ 'lpv:pollerTimeoutSec': 45 }))).toBe(10);
     // A longer period (built directly: no lease fits the final window with a 5-minute schedule).
     expect(maxOverlappingInvocations({ ...load({}), pollPeriodMin: 5 })).toBe(1);
+  });
+});
+
+describe('privacy modes (lpv:privacy<Category>)', () => {
+  it('names one key per category by one rule, and sets no mode unless asked', () => {
+    expect(PRIVACY_CATEGORIES.map((c) => privacyContextKey(c.category))).toEqual([
+      'lpv:privacyName',
+      'lpv:privacyContact',
+      'lpv:privacyCustomerId',
+      'lpv:privacyNetwork',
+      'lpv:privacyBirthDay',
+      'lpv:privacyPersonal',
+      'lpv:privacyPreciseLocation',
+      'lpv:privacyLocation',
+      'lpv:privacyFreeText',
+    ]);
+    expect(load({}).privacyModes).toEqual({});
+  });
+
+  it('reads the modes it is given, in any case, as LPV_PRIVACY_<CATEGORY> reads them', () => {
+    const context = {
+      'lpv:privacyName': 'keep',
+      'lpv:privacyCustomerId': ' DROP ',
+      'lpv:privacyNetwork': 'hash',
+      'lpv:privacyFreeText': 'drop',
+      'lpv:privacyLocation': '',
+    };
+    expect(load(context).privacyModes).toEqual({
+      name: 'keep',
+      'customer-id': 'drop',
+      network: 'hash',
+      'free-text': 'drop',
+    });
+    // The same values through the environment give the same modes (one rule: lib/privacy/categories.ts).
+    const env = Object.fromEntries(
+      PRIVACY_CATEGORIES.flatMap((c) => {
+        const value = (context as Record<string, string>)[privacyContextKey(c.category)];
+        return value === undefined ? [] : [[privacyEnvName(c.category), value]];
+      }),
+    );
+    expect(loadPrivacySettings(env).modes).toEqual(load(context).privacyModes);
+  });
+
+  it.each([
+    [
+      { 'lpv:privacyContact': 'truncate' },
+      /^cdk context "lpv:privacyContact": must be one of keep, hash, drop \(truncate is for IP addresses: lpv:privacyNetwork\), got "truncate"$/,
+    ],
+    [
+      { 'lpv:privacyNetwork': 'mask' },
+      /"lpv:privacyNetwork": must be one of keep, hash, drop, truncate, got "mask"/,
+    ],
+    [{ 'lpv:privacyName': true }, /"lpv:privacyName": must be a string, got true/],
+    [{ 'lpv:privacyEmail': 'hash' }, /"lpv:privacyEmail": unknown key; known keys: .*lpv:privacyContact/],
+  ])('fails synthesis on %j with a message naming the key', (context, message) => {
+    expect(() => load(context)).toThrow(message);
   });
 });

@@ -1,6 +1,8 @@
+import { ANALYTICS_ROUTE_METRIC, ANALYTICS_ROUTE_SERVICE_NAME } from '../../lib/query/analytics-route';
 import { Match } from 'aws-cdk-lib/assertions';
 import {
   ENQUEUE_METRIC,
+  ERASURE_METRIC,
   FETCH_OUTCOMES,
   METRIC,
   METRICS_NAMESPACE,
@@ -55,7 +57,7 @@ describe('data tables', () => {
         KeySchema: keySchema(QUEUE_TABLE),
         GlobalSecondaryIndexes: gsis(QUEUE_TABLE),
         BillingMode: 'PAY_PER_REQUEST',
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 35 },
         SSESpecification: { SSEEnabled: true },
         TimeToLiveSpecification: { AttributeName: QUEUE_TABLE.ttlAttributeSec, Enabled: true },
       }),
@@ -69,15 +71,38 @@ describe('data tables', () => {
         KeySchema: keySchema(CAPTURE_TABLE),
         GlobalSecondaryIndexes: gsis(CAPTURE_TABLE),
         BillingMode: 'PAY_PER_REQUEST',
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 35 },
         SSESpecification: { SSEEnabled: true },
         DeletionProtectionEnabled: true,
+        // Declared whatever the retention: with `keep` the poller writes no expiresAtSec, and nothing expires.
+        TimeToLiveSpecification: { AttributeName: 'expiresAtSec', Enabled: true },
       }),
     );
-    expect(properties.TimeToLiveSpecification).toBeUndefined(); // default: keep every row
+    expect(CAPTURE_TABLE.ttlAttributeSec).toBe('expiresAtSec');
     const raw = template.toJSON().Resources[logicalId];
     expect(raw.DeletionPolicy).toBe('Retain');
     expect(raw.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('passes lpv:captureRetentionDays to the poller and lpv:pointInTimeRecoveryDays to both tables', () => {
+    const custom = synthesize({ 'lpv:captureRetentionDays': 90, 'lpv:pointInTimeRecoveryDays': 7 }).template;
+    for (const table of ['DataQueue', 'DataCapture']) {
+      expect(
+        resource(custom, 'AWS::DynamoDB::Table', table).properties.PointInTimeRecoverySpecification,
+      ).toEqual({
+        PointInTimeRecoveryEnabled: true,
+        RecoveryPeriodInDays: 7,
+      });
+    }
+    expect(
+      resource(custom, 'AWS::DynamoDB::Table', 'DataCapture').properties.TimeToLiveSpecification,
+    ).toEqual({ AttributeName: 'expiresAtSec', Enabled: true });
+    const env = (
+      resource(custom, 'AWS::Lambda::Function', 'PollerFunction').properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(env.CAPTURE_RETENTION_DAYS).toBe('90');
   });
 
   it('keeps the construct ids of both tables (a new id would replace a table)', () => {
@@ -123,6 +148,10 @@ describe('poller', () => {
       LEASE_SECONDS: String(config.leaseSec),
       SCHEDULE_PERIOD_SECONDS: '60',
       LP_MAX_REQUESTS_PER_SECOND: '10',
+      CAPTURE_RETENTION_DAYS: 'keep',
+      LPV_HASH_KEY_SECRET_ID: {
+        Ref: resource(template, 'AWS::SecretsManager::Secret', 'PrivacyHashKey').logicalId,
+      },
     });
   });
 
@@ -147,10 +176,10 @@ describe('poller', () => {
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
-  it('has exactly: its log group, the failure queue, the queue table ops, the due index, batch writes, one secret', () => {
+  it('has exactly: its log group, the failure queue, the queue table ops, the due index, batch writes, two secrets', () => {
     const roleId = (fn.properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
     const statements = statementsOfRole(template, roleId);
-    expect(statements).toHaveLength(6);
+    expect(statements).toHaveLength(7);
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
 
     const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
@@ -169,6 +198,12 @@ describe('poller', () => {
     const secret = bySid(statements, 'LivePersonCredentials');
     expect(actionsOf(secret)).toEqual(['secretsmanager:GetSecretValue']);
     expect(JSON.stringify(secret.Resource)).toContain(':secret:lp-visit-capture/liveperson-??????');
+    // The privacy hash key, the stack's own secret (test/infra/privacy-key.test.ts).
+    const hashKey = bySid(statements, 'PrivacyHashKey');
+    expect(actionsOf(hashKey)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(hashKey.Resource).toEqual({
+      Ref: resource(template, 'AWS::SecretsManager::Secret', 'PrivacyHashKey').logicalId,
+    });
 
     const rest = statements.filter((s) => s.Sid === undefined).map(actionsOf);
     expect(rest).toEqual([
@@ -185,14 +220,21 @@ describe('poller', () => {
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('never creates the LivePerson secret: the only secret in the stack is the enqueue token', () => {
-    const secrets = template.findResources('AWS::SecretsManager::Secret');
-    expect(Object.keys(secrets)).toHaveLength(1);
-    const [token] = Object.values(secrets) as { Properties: Record<string, unknown> }[];
-    expect(token!.Properties.SecretString).toBeUndefined();
-    expect(token!.Properties.GenerateSecretString).toEqual(
-      expect.objectContaining({ PasswordLength: 48, ExcludePunctuation: true }),
-    );
+  it('never creates the LivePerson secret: every secret in the stack is one it generates', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret') as Record<
+      string,
+      { Properties: Record<string, unknown> }
+    >;
+    for (const secret of Object.values(secrets)) {
+      expect(secret.Properties.SecretString).toBeUndefined();
+      expect(secret.Properties.GenerateSecretString).toBeDefined();
+    }
+    // The two bearer tokens: POST /enqueue's and POST /forget's, generated alike.
+    for (const idPart of ['EnqueueApiToken', 'EnqueueApiForgetToken']) {
+      expect(
+        resource(template, 'AWS::SecretsManager::Secret', idPart).properties.GenerateSecretString,
+      ).toEqual(expect.objectContaining({ PasswordLength: 48, ExcludePunctuation: true }));
+    }
     expect(JSON.stringify(template.toJSON())).not.toMatch(/consumerSecret|tokenSecret/);
   });
 
@@ -267,7 +309,8 @@ describe('enqueue endpoint', () => {
   it('is one POST /enqueue route on an HTTP API, payload 2.0, throttled, with access logs', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    // POST /forget is the other route (test/infra/erasure.test.ts).
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2);
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /enqueue' });
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
@@ -294,7 +337,7 @@ describe('monitoring', () => {
   };
   const topicId = resource(template, 'AWS::SNS::Topic', 'MonitoringAlarmTopic').logicalId;
 
-  it('has the twenty-three alarms, each notifying the topic on ALARM and OK and naming its runbook', () => {
+  it('has the twenty-four alarms, each notifying the topic on ALARM and OK and naming its runbook', () => {
     expect(
       Object.values(alarms)
         .map((a) => a.Properties.AlarmName)
@@ -303,12 +346,14 @@ describe('monitoring', () => {
       [
         'AccountUnknown',
         'AnalyticsDeadLetters',
+        'AnalyticsRecordsNotApplied',
         'BadRequest33',
         'ConfigurationFault',
         'CredentialsRejected',
         'DomainApiFailures',
         'EnqueueServerErrors',
         'EnqueueUnauthorized',
+        'ErasureOverdue',
         'Expired12RateAnomaly',
         'FallingBehind',
         'FeedPipeFailures',
@@ -358,8 +403,15 @@ describe('monitoring', () => {
     };
     const metrics = walk(alarms, []);
     expect(metrics.length).toBeGreaterThan(20);
+    const erasureNames = new Set<string>(Object.values(ERASURE_METRIC));
+    // The analytics route function's metrics (lib/query/analytics-route.ts, service lpv-analytics-route).
+    const analyticsRouteNames = new Set<string>(Object.values(ANALYTICS_ROUTE_METRIC));
     for (const m of metrics) {
       if (enqueueNames.has(m.MetricName)) expect(m.Dimensions).toEqual(ENQUEUE_SERVICE_DIMENSION);
+      else if (erasureNames.has(m.MetricName))
+        expect(m.Dimensions).toEqual([{ Name: 'service', Value: 'lpv-eraser' }]);
+      else if (analyticsRouteNames.has(m.MetricName))
+        expect(m.Dimensions).toEqual([{ Name: 'service', Value: ANALYTICS_ROUTE_SERVICE_NAME }]);
       else {
         expect(pollerNames.has(m.MetricName)).toBe(true);
         expect(m.Dimensions).toEqual(SERVICE_DIMENSION);
@@ -518,8 +570,12 @@ describe('monitoring', () => {
         TreatMissingData: 'breaching',
       }),
     );
+    // The other alarm whose missing data is its failure: ErasureOverdue (no eraser run). test/infra/erasure.test.ts.
     const breaching = Object.values(alarms).filter((a) => a.Properties.TreatMissingData === 'breaching');
-    expect(breaching).toHaveLength(1);
+    expect(breaching.map((a) => a.Properties.AlarmName).sort()).toEqual([
+      'LpVisitCapture-ErasureOverdue',
+      'LpVisitCapture-Heartbeat',
+    ]);
   });
 
   it('has an SNS topic that enforces TLS, e-mail only when configured', () => {

@@ -47,6 +47,13 @@ const ACCOUNT = '12345678';
 const TOKEN = 'bundle-test-token-0123456789abcdef';
 const TOKEN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:EnqueueApiToken-AbC123';
 const LP_SECRET_NAME = BASE_CONTEXT['lpv:credentialsSecret'] as string;
+const HASH_KEY_SECRET_ARN =
+  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PrivacyHashKeySecret-XyZ789';
+/** The privacy hash key as CloudFormation generates it (infra/privacy-key.ts): 64 letters and digits. */
+const HASH_KEY_SECRET_VALUE = JSON.stringify({
+  version: 1,
+  key: 'Kq7ZyPMa3Wn0cR5tLhUv8XbE2dGj4SfN6oQiYk1TwVx9AeCrBs7HuIgDl3FpOm5z',
+});
 
 interface Recorded {
   op: string;
@@ -78,7 +85,7 @@ interface TemplateResource {
 let template: { Resources: Record<string, TemplateResource> };
 let poller: FunctionInTemplate;
 let enqueue: FunctionInTemplate;
-let tableIds: { queue: string; capture: string; token: string };
+let tableIds: { queue: string; capture: string; token: string; hashKey: string };
 let dynamo: LocalDynamo;
 let storage: StorageSettings;
 let proxy: http.Server;
@@ -333,6 +340,7 @@ beforeAll(async () => {
     queue: idOf('AWS::DynamoDB::Table', 'DataQueue'),
     capture: idOf('AWS::DynamoDB::Table', 'DataCapture'),
     token: idOf('AWS::SecretsManager::Secret', 'EnqueueApiToken'),
+    hashKey: idOf('AWS::SecretsManager::Secret', 'PrivacyHashKey'),
   };
 
   dynamo = await startDynalite();
@@ -343,6 +351,7 @@ beforeAll(async () => {
   secrets = secretsManagerStandIn({
     [LP_SECRET_NAME]: JSON.stringify(DEFAULT_SIMULATOR_CREDENTIALS),
     [TOKEN_SECRET_ARN]: TOKEN,
+    [HASH_KEY_SECRET_ARN]: HASH_KEY_SECRET_VALUE,
   });
   secretsUrl = await listen(secrets);
 });
@@ -466,6 +475,7 @@ describe('the bundles, as Lambda runs them', () => {
       ...resolveEnvironment(poller, {
         [tableIds.queue]: storage.queueTable,
         [tableIds.capture]: storage.captureTable,
+        [tableIds.hashKey]: HASH_KEY_SECRET_ARN,
       }),
       DYNAMODB_ENDPOINT: proxyUrl,
       LP_BASE_URL: simulator.baseUrl,
@@ -530,8 +540,14 @@ describe('the bundles, as Lambda runs them', () => {
     expect([...used].filter((u) => !allowed.has(u))).toEqual([]);
     // ...and the grant is not wider than what a tick uses.
     expect([...allowed].filter((a) => !used.has(a))).toEqual([]);
-    // The only secret it read is the LivePerson one.
-    expect(new Set(secretReads)).toEqual(new Set([`secretsmanager.GetSecretValue:${LP_SECRET_NAME}`]));
+    // The secrets it read: the LivePerson credentials and the privacy hash key (at the tick's start), no other.
+    expect(new Set(secretReads)).toEqual(
+      new Set([
+        `secretsmanager.GetSecretValue:${LP_SECRET_NAME}`,
+        `secretsmanager.GetSecretValue:${HASH_KEY_SECRET_ARN}`,
+      ]),
+    );
+    expect(secretReads[0]).toBe(`secretsmanager.GetSecretValue:${HASH_KEY_SECRET_ARN}`);
 
     // EMF: namespace, the exact dimension set the alarms use, and every metric the alarms watch.
     const docs = emfDocuments(outcome.stdout);

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BOOKKEEPING_COLUMNS } from '../../lib/capture/naming';
-import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/keys';
+import { CAPTURE_KEY_ATTRIBUTES, CAPTURE_TTL_ATTRIBUTE } from '../../lib/keys';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import {
   captureItem,
@@ -141,6 +141,21 @@ describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
     expect(marker.rowBytes).toBeGreaterThan(400 * 1024);
     client.destroy();
   });
+
+  it('never moves the TTL into the overflow, even when it is the largest column (the row must still expire)', async () => {
+    const { store, client } = await freshStore();
+    // 70,000 columns of 7 bytes (`cNNNNN` = true): the TTL's 19 bytes are the largest, so fitting, which moves
+    // the largest columns first, would take it first.
+    const columns: StoredRow = {};
+    for (let i = 0; i < 70_000; i++) columns[`c${String(i).padStart(5, '0')}`] = true;
+    const big = row(0, { ...columns, [CAPTURE_TTL_ATTRIBUTE]: 1_800_000_000 });
+    const stats = await store.putRows([big]);
+    expect(stats).toMatchObject({ rowsWritten: 1, rowsFitted: 1, rowsRejected: 0 });
+    const [stored] = await store.sessionRows('acct', 'sid1');
+    expect(stored?.[CAPTURE_TTL_ATTRIBUTE]).toBe(1_800_000_000);
+    expect(JSON.parse(stored?.[OVERFLOW] as string)).not.toHaveProperty(CAPTURE_TTL_ATTRIBUTE);
+    client.destroy();
+  }, 60_000);
 
   it('counts a row DynamoDB refuses even after fitting as rejected, and stores its 24 batch-mates', async () => {
     const { store, client } = await freshStore();

@@ -30,7 +30,8 @@ import { KeyedHasher } from '../../lib/privacy/hash';
 import { runCli, type CliResult } from '../support/query-cli';
 
 const ACCOUNT = 'acct-forget';
-const T0 = Date.parse('2026-03-10T12:00:00Z');
+/** Now (whole seconds): DynamoDB Local applies TTL on the wall clock, so items dated long ago would vanish. */
+const T0 = Math.floor(Date.now() / 1000) * 1000;
 const LEASE_SECONDS = 5;
 const EXAMPLE = JSON.parse(
   readFileSync(join(__dirname, '../fixtures/example-state.json'), 'utf8'),

@@ -39,9 +39,13 @@ export const BOOKKEEPING_COLUMNS = [
 ] as const;
 export type BookkeepingColumn = (typeof BOOKKEEPING_COLUMNS)[number];
 export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'];
+/** The capture table's TTL attribute: a payload number under it would expire the row. */
+export const TTL_ATTRIBUTE = 'expiresAtSec';
 export const DANGEROUS_NAMES = ['__proto__', 'constructor', 'prototype'];
 
-const RENAMED = [...BOOKKEEPING_COLUMNS, ...KEY_ATTRIBUTES, ...DANGEROUS_NAMES].map((n) => n.toLowerCase());
+const RENAMED = [...BOOKKEEPING_COLUMNS, ...KEY_ATTRIBUTES, TTL_ATTRIBUTE, ...DANGEROUS_NAMES].map((n) =>
+  n.toLowerCase(),
+);
 
 export interface OracleSource {
   readonly value: JsonObject;

@@ -13,7 +13,7 @@ import {
   resolveColumnNames,
   sanitizeSegment,
 } from '../../lib/capture/naming';
-import { CAPTURE_KEY_ATTRIBUTES } from '../../lib/keys';
+import { CAPTURE_KEY_ATTRIBUTES, CAPTURE_TTL_ATTRIBUTE } from '../../lib/keys';
 
 /** Parses JSON text: the only way to get `__proto__` as an own data key, as the API's answers would. */
 const j = (text: string): JsonObject => JSON.parse(text) as JsonObject;
@@ -46,7 +46,9 @@ describe('RESERVED_COLUMNS', () => {
     for (const n of ['eventKey', 'occurrence', 'parentSk', 'childPath', 'childIndex', 'appSessionId']) {
       expect(RESERVED_COLUMNS).toContain(n);
     }
-    for (const n of ['schemaVersion', ...CAPTURE_KEY_ATTRIBUTES]) expect(RESERVED_COLUMNS).toContain(n);
+    for (const n of ['schemaVersion', ...CAPTURE_KEY_ATTRIBUTES, CAPTURE_TTL_ATTRIBUTE]) {
+      expect(RESERVED_COLUMNS).toContain(n);
+    }
     expect(CAPTURE_KEY_ATTRIBUTES).toEqual([
       'pk',
       'sk',
@@ -127,6 +129,8 @@ describe('flattenObject: the naming rule', () => {
       { payload_gsi1pk: 3, payload_pk: 1, payload_sk: 2 },
     ],
     ['accountId is reserved', '{"accountId":"a"}', { payload_accountId: 'a' }],
+    // A payload number named like the TTL attribute would make DynamoDB delete the row.
+    ['the TTL attribute is reserved', '{"expiresAtSec":1700000000}', { payload_expiresAtSec: 1700000000 }],
     ['serverTimeStamp is reserved at the top', '{"serverTimeStamp":1}', { payload_serverTimeStamp: 1 }],
     ['nested serverTimeStamp is not', '{"cart":{"serverTimeStamp":0}}', { cart_serverTimeStamp: 0 }],
     ['reserved is case-insensitive', '{"SID":"x"}', { payload_SID: 'x' }],

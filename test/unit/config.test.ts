@@ -1,4 +1,9 @@
-import { loadLivePersonSettings, loadPollerSettings, loadStorageSettings } from '../../lib/config';
+import {
+  loadCaptureRetentionDays,
+  loadLivePersonSettings,
+  loadPollerSettings,
+  loadStorageSettings,
+} from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 
 const credentials = { LP_CONSUMER_KEY: 'k', LP_CONSUMER_SECRET: 's', LP_TOKEN: 't', LP_TOKEN_SECRET: 'ts' };
@@ -103,4 +108,30 @@ describe('configuration', () => {
     expect(() => loadStorageSettings({})).toThrow(/^AWS_REGION: required/);
     expect(() => loadStorageSettings({ AWS_REGION: 'x', QUEUE_TABLE: 'a b' })).toThrow(/^QUEUE_TABLE/);
   });
+});
+
+describe('CAPTURE_RETENTION_DAYS', () => {
+  it.each([
+    ['unset', {}, undefined],
+    ['empty', { CAPTURE_RETENTION_DAYS: '' }, undefined],
+    ['keep', { CAPTURE_RETENTION_DAYS: 'keep' }, undefined],
+    ['keep, padded', { CAPTURE_RETENTION_DAYS: ' keep ' }, undefined],
+    ['1 day', { CAPTURE_RETENTION_DAYS: '1' }, 1],
+    ['400 days', { CAPTURE_RETENTION_DAYS: '400' }, 400],
+    ['100 years', { CAPTURE_RETENTION_DAYS: '36500' }, 36_500],
+  ])('%s → %p days', (_name, env, days) => {
+    expect(loadPollerSettings(env).captureRetentionDays).toBe(days);
+    expect(loadCaptureRetentionDays(env)).toBe(days);
+  });
+
+  it.each(['0', '36501', '-1', '1.5', '90d', 'forever', 'KEEP', '1e3'])(
+    'refuses %p, naming the setting and the value',
+    (raw) => {
+      const load = (): unknown => loadPollerSettings({ CAPTURE_RETENTION_DAYS: raw });
+      expect(load).toThrow(ConfigError);
+      expect(load).toThrow(
+        `CAPTURE_RETENTION_DAYS: must be "keep" or a whole number of days from 1 to 36500, got "${raw}"`,
+      );
+    },
+  );
 });

@@ -37,6 +37,26 @@ describe('row digests kept on the queue item', () => {
     expect(rowDigest(page(1))).not.toBe(rowDigest(page(2)));
   });
 
+  it("takes the row's TTL in when it has one: stable per value, changed once when the retention changes", () => {
+    const event = Object.assign(Object.create(null) as CaptureRow, {
+      pk: 'S#1#s',
+      sk: 'EVENT#lead#1#h#0',
+      rowType: 'event',
+      appSessionId: 'a1',
+      schemaVersion: 2,
+    });
+    const page = row('PAGE#a1#p#1', 'v1');
+    for (const r of [event, page]) {
+      // No TTL: the digest of every earlier version (an upgrade rewrites nothing).
+      expect(rowDigest(r, undefined)).toBe(rowDigest(r));
+      // The same TTL on every poll of a session: the same digest.
+      expect(rowDigest(r, 1_800_000_000)).toBe(rowDigest(r, 1_800_000_000));
+      // Retention turned on, or changed: the row differs from what was stored, and is written again.
+      expect(rowDigest(r, 1_800_000_000)).not.toBe(rowDigest(r));
+      expect(rowDigest(r, 1_800_000_000)).not.toBe(rowDigest(r, 1_800_086_400));
+    }
+  });
+
   it('drops the digests rather than outgrow the queue item (rows are then rewritten, never lost)', () => {
     const digests = Array.from({ length: 30 }, (_, i) => rowDigest(row(`EVENT#${i}`, 'h')));
     expect(serializeDigestsCapped(digests, 300)).toHaveLength(300);

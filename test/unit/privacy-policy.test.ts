@@ -360,7 +360,7 @@ describe('privacy settings from the environment', () => {
   it.each<[Record<string, string>, string]>([
     [
       { LPV_PRIVACY_CONTACT: 'truncate' },
-      'LPV_PRIVACY_CONTACT: must be one of keep, hash, drop, got "truncate"',
+      'LPV_PRIVACY_CONTACT: must be one of keep, hash, drop (truncate is for IP addresses: LPV_PRIVACY_NETWORK), got "truncate"',
     ],
     [
       { LPV_PRIVACY_NETWORK: 'mask' },

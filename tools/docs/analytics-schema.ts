@@ -15,11 +15,14 @@
  *     a hash turns a number (a customerId, a year of birth) into text, and an operator may switch any category
  *     to `hash`, so the schema must hold under every policy. Columns the default policy drops are declared too
  *     (string), for deployments that keep them.
- * Left out: storage attributes (pk, sk, gsi*, as in `lpv export`). The per-id columns of rows of schema
- * version 2 and before (revActiveVPs_<id>_revision) cannot be declared, one per VP/VB/OSL id: they stay in the
- * files, and Athena reads those rows' map columns as null.
+ * Kept: the table keys pk and sk (Firehose's unique keys, unlike `lpv export`, which drops them), plus the
+ * partition column `rowday` (lib/query/analytics-route.ts computes it; no stored row has it). Left out: the
+ * index attributes (gsi*). The per-id columns of rows of schema version 2 and before
+ * (revActiveVPs_<id>_revision) cannot be declared, one per VP/VB/OSL id: the route function counts them as
+ * undeclared and Firehose drops them (analytics_undeclared_columns).
  */
 import type { AnalyticsColumn, AnalyticsSchema, GlueType } from '../../lib/query/analytics-schema';
+import { PARTITION_COLUMN, UNIQUE_KEYS } from '../../lib/query/analytics-route';
 import { INTERNAL_COLUMNS } from '../../lib/query/rows';
 import type { DataDictionary, DictionaryColumn, ValueType } from './dictionary';
 
@@ -48,10 +51,15 @@ function comment(column: DictionaryColumn): string {
   return `personal data (${category}, default ${mode}): ${why}; retention: capture, analytics`.slice(0, 255);
 }
 
+const KEY_COMMENT = 'capture table key; with pk/sk the row identity (Firehose unique key)';
+const PARTITION_COMMENT =
+  'partition: UTC day of a time fixed for the row (event time, page or session start), or undated';
+
 export function buildAnalyticsSchema(dictionary: DataDictionary): AnalyticsSchema {
   const tables = new Map<string, Map<string, AnalyticsColumn>>();
   const add = (rowType: string, column: DictionaryColumn, integral: boolean): void => {
-    if (INTERNAL_COLUMNS.includes(column.name)) return;
+    const key = (UNIQUE_KEYS as readonly string[]).includes(column.name);
+    if (INTERNAL_COLUMNS.includes(column.name) && !key) return;
     const columns = tables.get(rowType) ?? new Map<string, AnalyticsColumn>();
     tables.set(rowType, columns);
     const name = column.name.toLowerCase();
@@ -60,7 +68,7 @@ export function buildAnalyticsSchema(dictionary: DataDictionary): AnalyticsSchem
     columns.set(name, {
       name,
       type: existing ? merge(existing.type, type) : type,
-      comment: existing?.comment || comment(column),
+      comment: existing?.comment || (key ? KEY_COMMENT : comment(column)),
     });
   };
   const rowTypes = new Set(dictionary.sections.map((s) => s.group.rowType));
@@ -74,8 +82,12 @@ export function buildAnalyticsSchema(dictionary: DataDictionary): AnalyticsSchem
     for (const c of section.columns) add(section.group.rowType, c, false);
   }
   const order = ['session', 'page', 'engagement', 'event', 'eventItem', 'outcome'];
+  for (const columns of tables.values()) {
+    columns.set(PARTITION_COLUMN, { name: PARTITION_COLUMN, type: 'string', comment: PARTITION_COMMENT });
+  }
   return {
-    partitionKey: 'dt',
+    partitionKey: PARTITION_COLUMN,
+    uniqueKeys: [...UNIQUE_KEYS],
     tables: [...tables.entries()]
       .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
       .map(([rowType, columns]) => ({
