@@ -1,7 +1,7 @@
 import { captureRetentionProblem, KEEP } from '../lib/capture-retention';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../lib/config';
 import { ACCOUNT_ID_PATTERN } from '../lib/ids';
-import { defaultPollPolicy } from '../lib/poller/policy';
+import { cadenceProblems, DEFAULT_POLL_INTERVAL_SEC, type CadenceSettingNames } from '../lib/poll-cadence';
 import {
   CATEGORY_DEFINITIONS,
   PRIVACY_CATEGORIES,
@@ -10,7 +10,13 @@ import {
   type PrivacyCategory,
   type PrivacyMode,
 } from '../lib/privacy/categories';
-import { checkTimingRule, type TimingSettingNames } from '../lib/poll-timing';
+import { checkTimingRule, finalWindowMsFor, type TimingSettingNames } from '../lib/poll-timing';
+import {
+  CAPTURE_INDEX_MIGRATION_STEPS,
+  QUEUE_DUE_INDEX_MIGRATION_STEPS,
+  type CaptureIndexMigration,
+  type QueueDueIndexMigration,
+} from '../lib/store/schema';
 import { analyticsErasureDays, type AnalyticsRetentionSettings } from './analytics-retention';
 
 /**
@@ -47,8 +53,20 @@ export interface DeploymentConfig {
   readonly pollerReservedConcurrency?: number;
   /** Concurrent fetches per tick (POLL_CONCURRENCY). @default 32 */
   readonly pollConcurrency: number;
-  /** Re-poll interval of a live session (POLL_INTERVAL_SECONDS). @default 600 (10 min) */
+  /**
+   * Re-poll interval of a live session without new events, and the least one after a quiet answer
+   * (POLL_INTERVAL_SECONDS; the cadence: lib/poll-cadence.ts). @default 840 (14 min)
+   */
   readonly pollIntervalSec: number;
+  /** Interval after an answer with new events (POLL_INTERVAL_AFTER_EVENTS_SECONDS). @default pollIntervalSec */
+  readonly pollIntervalAfterEventsSec?: number;
+  /**
+   * Longest interval a quiet session gets (POLL_QUIET_MAX_INTERVAL_SECONDS). @default 1200 (20 min), or
+   * pollIntervalSec when longer; = pollIntervalSec: a fixed interval
+   */
+  readonly pollQuietMaxIntervalSec?: number;
+  /** One more poll at the retry-safe deadline after the final-window poll (POLL_LAST_LOOK). @default true */
+  readonly pollLastLook: boolean;
   /**
    * Lease of a claimed item (LEASE_SECONDS). @default 45: at least three request timeouts and 4 s (one item's
    * wait, requests, rows and ack), at most the final window less two schedule periods and a request timeout
@@ -94,6 +112,19 @@ export interface DeploymentConfig {
    * restored, and so how long a deleted or expired row survives in backups. @default 35 (DynamoDB's maximum)
    */
   readonly pointInTimeRecoveryDays: number;
+  /**
+   * The step of an existing stack's move from the queue's `due` index to `dueV2` (lib/store/schema.ts
+   * queueTableDefinition; docs/deploy.md, "Migrating the queue's due index"): `add`, then `switch`, then unset
+   * (`done`). New stacks leave it unset. @default 'done'
+   */
+  readonly queueDueIndexMigration: QueueDueIndexMigration;
+  /**
+   * The step of an existing stack's move from the capture table's ALL-projected indexes to their KEYS_ONLY
+   * successors (lib/store/schema.ts captureTableDefinition; docs/deploy.md, "Migrating the capture indexes"):
+   * `add-visitor`, `add-start-day`, `add-event-type`, `drop-visitor`, `drop-start-day`, then unset (`done`). New
+   * stacks leave it unset. @default 'done'
+   */
+  readonly captureIndexMigration: CaptureIndexMigration;
   /** Steady-state and burst request rates of the enqueue HTTP API stage. @default 50 / 100 */
   readonly enqueueRateLimitPerSec: number;
   readonly enqueueBurstLimit: number;
@@ -135,7 +166,10 @@ export const CONTEXT_DEFAULTS = {
   pollerTimeoutSec: 300,
   pollerReservedConcurrency: undefined,
   pollConcurrency: 32,
-  pollIntervalSec: 600,
+  pollIntervalSec: DEFAULT_POLL_INTERVAL_SEC,
+  pollIntervalAfterEventsSec: undefined,
+  pollQuietMaxIntervalSec: undefined,
+  pollLastLook: 'true',
   leaseSec: 45,
   maxRequestsPerSecond: 10,
   alarmEmail: undefined,
@@ -148,6 +182,8 @@ export const CONTEXT_DEFAULTS = {
   durationAlarmTimeoutRatio: 0.8,
   captureRetentionDays: 'keep',
   pointInTimeRecoveryDays: 35,
+  queueDueIndexMigration: 'done',
+  captureIndexMigration: 'done',
   enqueueRateLimitPerSec: 50,
   enqueueBurstLimit: 100,
   enqueueMaxBatchItems: 500,
@@ -216,6 +252,13 @@ const CONTEXT_TIMING_SETTING_NAMES: TimingSettingNames = {
   schedulePeriod: `${CONTEXT_PREFIX}pollSchedule`,
   requestTimeout: "the poller's request timeout",
   pollInterval: `${CONTEXT_PREFIX}pollIntervalSec`,
+};
+
+/** The cadence settings as the operator knows them at synth. */
+const CONTEXT_CADENCE_SETTING_NAMES: CadenceSettingNames = {
+  pollInterval: `${CONTEXT_PREFIX}pollIntervalSec`,
+  afterEventsInterval: `${CONTEXT_PREFIX}pollIntervalAfterEventsSec`,
+  quietMaxInterval: `${CONTEXT_PREFIX}pollQuietMaxIntervalSec`,
 };
 
 type Lookup = (key: string) => unknown;
@@ -367,6 +410,22 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
     );
   }
   const pollIntervalSec = r.number('pollIntervalSec', 60, 3600);
+  // The rest of the cadence (lib/poll-cadence.ts), checked by the rule the poller's environment is checked by.
+  const pollIntervalAfterEventsSec = r.optionalInteger('pollIntervalAfterEventsSec', 60, 3600);
+  const pollQuietMaxIntervalSec = r.optionalInteger('pollQuietMaxIntervalSec', 60, 6 * 3600);
+  const cadenceErrors = cadenceProblems(
+    {
+      pollIntervalSec,
+      ...(pollIntervalAfterEventsSec !== undefined
+        ? { afterEventsIntervalSec: pollIntervalAfterEventsSec }
+        : {}),
+      ...(pollQuietMaxIntervalSec !== undefined ? { quietMaxIntervalSec: pollQuietMaxIntervalSec } : {}),
+    },
+    CONTEXT_CADENCE_SETTING_NAMES,
+  );
+  if (cadenceErrors.length > 0) {
+    throw new ContextError(['pollQuietMaxIntervalSec', 'pollIntervalSec'], cadenceErrors.join('; '));
+  }
   // The lease, the schedule, the request timeout and the final window must agree, or a crash at the final poll
   // loses the session, or no claimed item has the time to be fetched (the conditions: lib/poll-timing.ts). The
   // Lambda runs with the default request timeout (the stack sets no LP_REQUEST_TIMEOUT_MS). Its timeout is free:
@@ -376,7 +435,7 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
       leaseMs: leaseSec * 1000,
       schedulePeriodMs: pollPeriodMin * 60_000,
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
-      finalWindowMs: defaultPollPolicy(pollIntervalSec).finalWindowMs,
+      finalWindowMs: finalWindowMsFor(pollIntervalSec * 1000),
     },
     CONTEXT_TIMING_SETTING_NAMES,
   );
@@ -411,6 +470,9 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
     ...(pollerReservedConcurrency !== undefined ? { pollerReservedConcurrency } : {}),
     pollConcurrency,
     pollIntervalSec,
+    ...(pollIntervalAfterEventsSec !== undefined ? { pollIntervalAfterEventsSec } : {}),
+    ...(pollQuietMaxIntervalSec !== undefined ? { pollQuietMaxIntervalSec } : {}),
+    pollLastLook: r.boolean('pollLastLook'),
     leaseSec,
     lpMaxRequestsPerSecond: r.number('maxRequestsPerSecond', 0, 10_000),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
@@ -423,6 +485,16 @@ export function loadDeploymentConfig(lookup: Lookup, allKeys: readonly string[] 
     durationAlarmTimeoutRatio: r.number('durationAlarmTimeoutRatio', 0.1, 1, { integer: false }),
     captureRetentionDays,
     pointInTimeRecoveryDays: r.number('pointInTimeRecoveryDays', 1, 35),
+    queueDueIndexMigration: r.string('queueDueIndexMigration', (s) =>
+      (QUEUE_DUE_INDEX_MIGRATION_STEPS as readonly string[]).includes(s)
+        ? undefined
+        : `must be one of ${QUEUE_DUE_INDEX_MIGRATION_STEPS.join(', ')}`,
+    ) as QueueDueIndexMigration,
+    captureIndexMigration: r.string('captureIndexMigration', (s) =>
+      (CAPTURE_INDEX_MIGRATION_STEPS as readonly string[]).includes(s)
+        ? undefined
+        : `must be one of ${CAPTURE_INDEX_MIGRATION_STEPS.join(', ')}`,
+    ) as CaptureIndexMigration,
     enqueueRateLimitPerSec,
     enqueueBurstLimit,
     enqueueMaxBatchItems: r.number('enqueueMaxBatchItems', 1, 1000),

@@ -1,7 +1,16 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { CAPTURE_TABLE, QUEUE_TABLE, type KeyAttribute, type TableDefinition } from '../lib/store/schema';
+import {
+  captureByVisitorIndexRead,
+  captureTableDefinition,
+  queueDueIndexRead,
+  queueTableDefinition,
+  type CaptureIndexMigration,
+  type KeyAttribute,
+  type QueueDueIndexMigration,
+  type TableDefinition,
+} from '../lib/store/schema';
 
 export interface DataTablesProps {
   /**
@@ -11,6 +20,16 @@ export interface DataTablesProps {
   readonly captureRetentionDays?: 'keep' | number;
   /** Point-in-time recovery period of both tables, 1 to 35 days. @default 35 */
   readonly pointInTimeRecoveryDays?: number;
+  /**
+   * The step of the due index's migration (lpv:queueDueIndexMigration; docs/deploy.md, "Migrating the queue's
+   * due index"). @default 'done': the `dueV2` index alone
+   */
+  readonly queueDueIndexMigration?: QueueDueIndexMigration;
+  /**
+   * The step of the capture indexes' migration (lpv:captureIndexMigration; docs/deploy.md, "Migrating the
+   * capture indexes"). @default 'done': the three KEYS_ONLY indexes alone
+   */
+  readonly captureIndexMigration?: CaptureIndexMigration;
 }
 
 /** DynamoDB's longest point-in-time recovery period, and ours by default. */
@@ -59,8 +78,8 @@ export function tableFromDefinition(
       indexName: index.indexName,
       partitionKey: attribute(index.partitionKey),
       sortKey: attribute(index.sortKey),
-      projectionType:
-        index.projection === 'ALL' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
+      projectionType: dynamodb.ProjectionType[index.projection],
+      ...(index.nonKeyAttributes !== undefined ? { nonKeyAttributes: [...index.nonKeyAttributes] } : {}),
     });
   }
   return table;
@@ -80,8 +99,10 @@ export function tableFromDefinition(
 export class DataTables extends Construct {
   readonly queueTable: dynamodb.Table;
   readonly captureTable: dynamodb.Table;
-  /** Name of the queue's due index (the only index the poller queries). */
+  /** Name of the queue's due index that readers query (the only index the poller queries). */
   readonly dueIndexName: string;
+  /** Name of the capture index that lists a visitor's sessions to the eraser (queried and granted). */
+  readonly captureByVisitorIndexName: string;
 
   constructor(scope: Construct, id: string, props: DataTablesProps = {}) {
     super(scope, id);
@@ -95,12 +116,14 @@ export class DataTables extends Construct {
         `pointInTimeRecoveryDays must be an integer from 1 to 35, got ${pointInTimeRecoveryDays}`,
       );
     }
-    this.queueTable = tableFromDefinition(this, QUEUE_TABLE, {
+    const migration = props.queueDueIndexMigration ?? 'done';
+    this.queueTable = tableFromDefinition(this, queueTableDefinition(migration), {
       removalPolicy: RemovalPolicy.DESTROY,
       deletionProtection: false,
       pointInTimeRecoveryDays,
     });
-    this.captureTable = tableFromDefinition(this, CAPTURE_TABLE, {
+    const captureIndexMigration = props.captureIndexMigration ?? 'done';
+    this.captureTable = tableFromDefinition(this, captureTableDefinition(captureIndexMigration), {
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: true,
       pointInTimeRecoveryDays,
@@ -109,8 +132,9 @@ export class DataTables extends Construct {
       // type replaces the stream (and so the pipe that reads it): docs/deploy.md, "Moving to the Iceberg copy".
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
     });
-    const due = QUEUE_TABLE.indexes[0];
-    if (due === undefined) throw new Error('QUEUE_TABLE defines no due index');
-    this.dueIndexName = due.indexName;
+    // The index every reader of due items queries (and is granted): `due` until `dueV2` is built.
+    this.dueIndexName = queueDueIndexRead(migration);
+    // byVisitor's legacy index while its successor is being built, the successor from the next step on.
+    this.captureByVisitorIndexName = captureByVisitorIndexRead(captureIndexMigration);
   }
 }

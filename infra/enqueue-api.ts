@@ -134,6 +134,8 @@ export class EnqueueApi extends Construct {
       environment: {
         LP_ACCOUNT_ID: config.lpAccountId,
         QUEUE_TABLE: props.queueTable.tableName,
+        // The due index it queries for pending requests (and is granted below): `due` until `dueV2` is built.
+        QUEUE_DUE_INDEX: props.dueIndexName,
         FORGET_TOKEN_SECRET_ID: this.forgetTokenSecret.secretArn,
       },
     });

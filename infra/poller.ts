@@ -25,15 +25,19 @@ export interface ScheduledPollerProps {
 
 /**
  * The DynamoDB operations of one tick, per table. The poller reads due items through the queue's due index
- * (Query), claims/releases/acks them with conditional UpdateItem, saves the tick summary with PutItem, and
- * writes capture rows with BatchWriteItem. Nothing else: no Scan, no GetItem, no DeleteItem, no reads of the
- * capture table. The bundle test (test/integration/bundle.test.ts) records the operations the bundled poller
- * really sends and checks them against this list.
+ * (Query), claims/releases/acks them with conditional UpdateItem, reads an item's side item (its stored rows'
+ * digests, lib/keys.ts queueCaptureStateKey) with GetItem before storing an answer and writes it with UpdateItem,
+ * saves the tick summary with PutItem, and writes capture rows with BatchWriteItem. Nothing else: no Scan, no
+ * DeleteItem, no reads of the capture table. The bundle test (test/integration/bundle.test.ts) records the
+ * operations the bundled poller really sends and checks them against this list.
  */
 export const POLLER_DYNAMODB_ACTIONS = {
-  queueTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  queueTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   queueDueIndex: ['dynamodb:Query'],
-  captureTable: ['dynamodb:BatchWriteItem'],
+  // UpdateItem: a session's end writes the rewrite rule's deferred columns into their rows (lib/poller/poller.ts
+  // storeDeferredColumns, conditional on the row existing). PutItem: a batch DynamoDB refuses as invalid is
+  // retried row by row (lib/store/dynamo-capture-store.ts writeAlone), so one oversized row cannot sink the others.
+  captureTable: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const;
 
 /** ARN of a secret given by name (any 6-character suffix) or by its complete ARN. */
@@ -84,9 +88,19 @@ export class ScheduledPoller extends Construct {
       ...(config.lpBaseUrl !== undefined ? { LP_BASE_URL: config.lpBaseUrl } : {}),
       ...(config.lpDomainApiUrl !== undefined ? { LP_DOMAIN_API_URL: config.lpDomainApiUrl } : {}),
       QUEUE_TABLE: props.queueTable.tableName,
+      // The due index it queries (and is granted below): `due` until a migrated stack's `dueV2` is built.
+      QUEUE_DUE_INDEX: props.dueIndexName,
       CAPTURE_TABLE: props.captureTable.tableName,
       POLL_CONCURRENCY: String(config.pollConcurrency),
       POLL_INTERVAL_SECONDS: String(config.pollIntervalSec),
+      // The rest of the cadence (lib/poll-cadence.ts): the intervals only when set, their defaults follow it.
+      ...(config.pollIntervalAfterEventsSec !== undefined
+        ? { POLL_INTERVAL_AFTER_EVENTS_SECONDS: String(config.pollIntervalAfterEventsSec) }
+        : {}),
+      ...(config.pollQuietMaxIntervalSec !== undefined
+        ? { POLL_QUIET_MAX_INTERVAL_SECONDS: String(config.pollQuietMaxIntervalSec) }
+        : {}),
+      POLL_LAST_LOOK: String(config.pollLastLook),
       LEASE_SECONDS: String(config.leaseSec),
       // The rule's period, which the poller's timing rules count with (lib/poll-timing.ts).
       SCHEDULE_PERIOD_SECONDS: String(config.pollPeriodMin * 60),

@@ -28,7 +28,7 @@ export class LpVisitCaptureStack extends Stack {
   readonly monitoring: Monitoring;
   readonly dashboard: OperationsDashboard;
   readonly analytics: CaptureAnalytics;
-  /** The privacy hash key's secret (read by the poller; grantRead for any other function that hashes). */
+  /** The privacy hash key's secret (read by the poller and the eraser; grantRead for any other that hashes). */
   readonly hashKey: PrivacyHashKey;
 
   constructor(scope: Construct, id: string, props: LpVisitCaptureStackProps) {
@@ -38,6 +38,8 @@ export class LpVisitCaptureStack extends Stack {
     this.data = new DataTables(this, 'Data', {
       captureRetentionDays: config.captureRetentionDays,
       pointInTimeRecoveryDays: config.pointInTimeRecoveryDays,
+      queueDueIndexMigration: config.queueDueIndexMigration,
+      captureIndexMigration: config.captureIndexMigration,
     });
     this.hashKey = new PrivacyHashKey(this, 'PrivacyHashKey');
     this.poller = new ScheduledPoller(this, 'Poller', {
@@ -52,16 +54,23 @@ export class LpVisitCaptureStack extends Stack {
       queueTable: this.data.queueTable,
       dueIndexName: this.data.dueIndexName,
     });
+    this.analytics = new CaptureAnalytics(this, 'Analytics', {
+      captureTable: this.data.captureTable,
+      retention: config.analyticsRetention,
+      logRetentionDays: config.logRetentionDays,
+    });
+    // After the analytics copy: the eraser re-sends its deletes to the delivery stream after its buffer.
     this.erasure = new Erasure(this, 'Erasure', {
       config,
       queueTable: this.data.queueTable,
       captureTable: this.data.captureTable,
       dueIndexName: this.data.dueIndexName,
-    });
-    this.analytics = new CaptureAnalytics(this, 'Analytics', {
-      captureTable: this.data.captureTable,
-      retention: config.analyticsRetention,
-      logRetentionDays: config.logRetentionDays,
+      captureByVisitorIndexName: this.data.captureByVisitorIndexName,
+      hashKey: this.hashKey,
+      analyticsFeed: {
+        deliveryStream: this.analytics.deliveryStream,
+        bufferIntervalSec: this.analytics.bufferIntervalSec,
+      },
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,

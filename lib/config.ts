@@ -5,6 +5,12 @@ import {
 } from './capture-retention';
 import { ConfigError } from './errors';
 import { ACCOUNT_ID_PATTERN } from './ids';
+import {
+  cadenceProblems,
+  DEFAULT_POLL_INTERVAL_SEC,
+  DEFAULT_QUIET_MAX_INTERVAL_SEC,
+  type PollCadence,
+} from './poll-cadence';
 import { checkTimingRule, finalWindowMsFor } from './poll-timing';
 
 /**
@@ -32,13 +38,36 @@ export interface StorageSettings {
   region: string;
   queueTable: string;
   captureTable: string;
+  /**
+   * QUEUE_DUE_INDEX: the queue index that readers of due items query. Set by the stack only while its due index
+   * is migrated (docs/deploy.md, "Migrating the queue's due index"). @default QUEUE_DUE_INDEX (lib/keys.ts)
+   */
+  queueDueIndex?: string;
+  /**
+   * CAPTURE_BY_VISITOR_INDEX: the capture index the eraser lists a visitor's sessions from. Set by the stack
+   * only while the capture indexes are migrated (docs/deploy.md, "Migrating the capture indexes").
+   * @default CAPTURE_BY_VISITOR (lib/keys.ts)
+   */
+  captureByVisitorIndex?: string;
 }
 
 export interface PollerSettings {
   /** Concurrent fetches per tick (twice as many sessions in flight: see Poller.tick). @default 32 */
   concurrency: number;
-  /** Re-poll interval of a live session. @default 600 (10 min) */
+  /**
+   * Re-poll interval of a live session without new events, and the least one after a quiet answer
+   * (lib/poll-cadence.ts). @default 840 (14 min)
+   */
   pollIntervalSec: number;
+  /** POLL_INTERVAL_AFTER_EVENTS_SECONDS: the interval after an answer with new events. @default pollIntervalSec */
+  pollIntervalAfterEventsSec?: number;
+  /**
+   * POLL_QUIET_MAX_INTERVAL_SECONDS: the longest interval a quiet session gets (it waits as long again as it has
+   * been quiet, up to this). @default 1200 (20 min), or pollIntervalSec when longer; = pollIntervalSec: fixed
+   */
+  pollQuietMaxIntervalSec?: number;
+  /** POLL_LAST_LOOK: one more poll at the retry-safe deadline after the final-window poll. @default true */
+  pollLastLook?: boolean;
   /**
    * How long a claimed item stays leased to one poller; a dead poller's items are due again when it ends.
    * @default 45: short enough that a crash at the final poll still leaves a poll before the deadline, long
@@ -167,11 +196,21 @@ export function loadStorageSettings(env: Env): StorageSettings {
       throw new ConfigError(name, `not a valid DynamoDB table name: "${value}"`);
     return value;
   };
+  const dueIndex = optionalString(env, 'QUEUE_DUE_INDEX');
+  if (dueIndex !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(dueIndex)) {
+    throw new ConfigError('QUEUE_DUE_INDEX', `not a valid DynamoDB index name: "${dueIndex}"`);
+  }
+  const byVisitorIndex = optionalString(env, 'CAPTURE_BY_VISITOR_INDEX');
+  if (byVisitorIndex !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(byVisitorIndex)) {
+    throw new ConfigError('CAPTURE_BY_VISITOR_INDEX', `not a valid DynamoDB index name: "${byVisitorIndex}"`);
+  }
   return {
     ...(endpoint !== undefined ? { dynamoDbEndpoint: endpoint } : {}),
     region: region ?? 'local',
     queueTable: tableName('QUEUE_TABLE', 'lpv-queue'),
     captureTable: tableName('CAPTURE_TABLE', 'lpv-capture'),
+    ...(dueIndex !== undefined ? { queueDueIndex: dueIndex } : {}),
+    ...(byVisitorIndex !== undefined ? { captureByVisitorIndex: byVisitorIndex } : {}),
   };
 }
 
@@ -185,9 +224,46 @@ export function loadCaptureRetentionDays(env: Env): CaptureRetentionDays {
 }
 
 /** The defaults of the timing settings (they meet the conditions of lib/poll-timing.ts). */
-export const DEFAULT_POLL_INTERVAL_SEC = 600;
+export { DEFAULT_POLL_INTERVAL_SEC, DEFAULT_QUIET_MAX_INTERVAL_SEC };
 export const DEFAULT_LEASE_SEC = 45;
 export const DEFAULT_SCHEDULE_PERIOD_SEC = 60;
+
+/** POLL_LAST_LOOK: `true` or `false` (unset: undefined, the default). */
+function optionalBoolean(env: Env, name: string): boolean | undefined {
+  const raw = optionalString(env, name);
+  if (raw === undefined) return undefined;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/**
+ * The cadence settings beside POLL_INTERVAL_SECONDS (lib/poll-cadence.ts), only those set: the poller's
+ * policy (lib/wiring.ts) fills in the defaults. A quiet cap below the interval is refused.
+ */
+function loadCadence(
+  env: Env,
+  pollIntervalSec: number,
+): Pick<PollerSettings, 'pollIntervalAfterEventsSec' | 'pollQuietMaxIntervalSec' | 'pollLastLook'> {
+  const optionalSeconds = (name: string): number | undefined =>
+    optionalString(env, name) === undefined ? undefined : positiveInt(env, name, 0);
+  const afterEvents = optionalSeconds('POLL_INTERVAL_AFTER_EVENTS_SECONDS');
+  const quietMax = optionalSeconds('POLL_QUIET_MAX_INTERVAL_SECONDS');
+  const lastLook = optionalBoolean(env, 'POLL_LAST_LOOK');
+  const cadence: PollCadence = {
+    pollIntervalSec,
+    ...(afterEvents !== undefined ? { afterEventsIntervalSec: afterEvents } : {}),
+    ...(quietMax !== undefined ? { quietMaxIntervalSec: quietMax } : {}),
+  };
+  const problems = cadenceProblems(cadence);
+  if (problems.length > 0) {
+    throw new ConfigError('POLL_QUIET_MAX_INTERVAL_SECONDS, POLL_INTERVAL_SECONDS', problems.join('; '));
+  }
+  return {
+    ...(afterEvents !== undefined ? { pollIntervalAfterEventsSec: afterEvents } : {}),
+    ...(quietMax !== undefined ? { pollQuietMaxIntervalSec: quietMax } : {}),
+    ...(lastLook !== undefined ? { pollLastLook: lastLook } : {}),
+  };
+}
 
 /**
  * The poller's settings. The lease, the schedule period, the request timeout (LP_REQUEST_TIMEOUT_MS, read here
@@ -204,6 +280,7 @@ export function loadPollerSettings(env: Env): PollerSettings {
   };
   const captureRetentionDays = loadCaptureRetentionDays(env);
   if (captureRetentionDays !== undefined) settings.captureRetentionDays = captureRetentionDays;
+  Object.assign(settings, loadCadence(env, settings.pollIntervalSec));
   const violations = checkTimingRule({
     leaseMs: settings.leaseSec * 1000,
     schedulePeriodMs: settings.schedulePeriodSec * 1000,

@@ -8,15 +8,20 @@
  *   pk       = `${accountId}#${visitorId}#${sid}`          ('#' cannot occur in a valid id)
  *              `TICK#${accountId}`                         the account's last tick summary
  *              `AUDIT#${accountId}#erasure#${requestId}`   the audit item of one erasure (`lpv forget`)
+ *              `ERASED#${accountId}#rows#${visitorId}[#${n}]`  erased rows kept for the analytics re-send
+ *              `${accountId}#${visitorId}#${sid}#capture:state`  a queue item's side item: row digests and the
+ *                                                          last bad body (queueCaptureStateKey)
  *            Parts: a queue item's key has 3, a tick summary's 2, an audit item's 4, so none can be another's.
  *            An erased item keeps its key (a tombstone: state ERASED, expiresAtSec, nothing else); a visitor's
  *            items are the keys beginning with `${accountId}#${visitorId}#` (queueVisitorKeyPrefix).
- *   GSI due: dueShard = `${accountId}#${0..QUEUE_DUE_SHARDS-1}` (S), nextPollAtMs (N)
+ *   GSI dueV2 (formerly `due`): dueShard = `${accountId}#${0..QUEUE_DUE_SHARDS-1}` (S), nextPollAtMs (N)
  *            sparse: only ACTIVE items carry dueShard, so the index holds exactly the work left to do,
  *            spread over shards so that no single partition takes every poller's reads.
  *            `${accountId}#erasure` (erasureDueShardKey): the erasure requests of POST /forget still pending
  *            (an audit item carries it from the request until its erasure is done). The poller queries only
  *            the numbered shards, the eraser only this one.
+ *            A claim sets the lease (leaseUntilMs, projected) and leaves nextPollAtMs, the sort key, alone; the
+ *            poller's query skips items under a live lease. Only the ack moves the key.
  *
  * Capture table (single-table design):
  *   pk = `S#${accountId}#${sid}`                                          every row of one session
@@ -26,13 +31,17 @@
  *        event       `EVENT#${eventType}#${serverTimeStamp:13}#${payloadHash}#${occurrence}`
  *        eventItem   `${eventSk}#ITEM#${childPath}#${childIndex:6}`
  *        outcome     `OUTCOME`                                            (lib/capture/outcome-row.ts)
- *   gsi1 (byVisitor)   session, outcome: `V#${accountId}#${visitorId}` / `${startTime:13}#${sid}#SESSION#${appSessionId}`
+ *   gsi1 (byVisitorKeys)   session, outcome: `V#${accountId}#${visitorId}` / `${startTime:13}#${sid}#SESSION#${appSessionId}`
  *                                                                       or `${startTime:13}#${sid}#OUTCOME`
  *                                                                       → a visitor's sessions
- *   gsi3 (byStartDay)  session, outcome: `D#${accountId}#${yyyy-mm-dd}#${shard}` / same sort key as gsi1
+ *   gsi3 (byStartDayKeys)  session, outcome: `D#${accountId}#${yyyy-mm-dd}#${shard}` / same sort key as gsi1
  *                                                                       → sessions started in a time range
- *   gsi2 (byEventType) event: `E#${accountId}#${eventType}#${yyyy-mm-dd}#${shard}` / `${serverTimeStamp:13}#${sid}#${eventSk}`
+ *   gsi2 (byEventTypeKeys) event: `E#${accountId}#${eventType}#${yyyy-mm-dd}#${shard}` / `${serverTimeStamp:13}#${sid}#${eventSk}`
  *                                                                       → an event type over a time range
+ *   The three indexes copy keys only (KEYS_ONLY: a rewrite of a 5-8 KB session row that keeps its index keys
+ *   costs them nothing); readers fetch the rows by key (lib/query/reader.ts). Their first versions, `byVisitor`,
+ *   `byStartDay` and `byEventType` (LEGACY_CAPTURE_INDEX_NAMES), copied whole rows; a projection cannot change in
+ *   place, hence new names (docs/deploy.md, "Migrating the capture indexes").
  *
  * `:13` is a zero-padded epoch-ms (the index sort keys are strings, so unpadded numbers would sort wrongly,
  * e.g. the nested cart's serverTimeStamp 0). Child rows carry no GSI attribute: they are read with their session.
@@ -77,29 +86,43 @@ export interface IndexKeyNames {
 export const QUEUE_PRIMARY_KEY = { partitionKey: 'pk' } as const;
 /** The queue's sparse index of the work left to do (see the header). */
 export const QUEUE_DUE_INDEX = {
-  indexName: 'due',
+  // `dueV2`: the index that projects only what the due query needs (lib/store/schema.ts). Its first version,
+  // `due`, copied whole items; a projection cannot change in place, hence a new name (docs/deploy.md,
+  // "Migrating the queue's due index").
+  indexName: 'dueV2',
   partitionKey: 'dueShard',
   sortKey: 'nextPollAtMs',
 } as const satisfies IndexKeyNames;
 
 export const CAPTURE_PRIMARY_KEY = { partitionKey: 'pk', sortKey: 'sk' } as const;
 export const CAPTURE_BY_VISITOR = {
-  indexName: 'byVisitor',
+  indexName: 'byVisitorKeys',
   partitionKey: 'gsi1pk',
   sortKey: 'gsi1sk',
 } as const satisfies IndexKeyNames;
 export const CAPTURE_BY_EVENT_TYPE = {
-  indexName: 'byEventType',
+  indexName: 'byEventTypeKeys',
   partitionKey: 'gsi2pk',
   sortKey: 'gsi2sk',
 } as const satisfies IndexKeyNames;
 export const CAPTURE_BY_START_DAY = {
-  indexName: 'byStartDay',
+  indexName: 'byStartDayKeys',
   partitionKey: 'gsi3pk',
   sortKey: 'gsi3sk',
 } as const satisfies IndexKeyNames;
 /** The capture table's indexes, in gsi order. */
 export const CAPTURE_INDEXES = [CAPTURE_BY_VISITOR, CAPTURE_BY_EVENT_TYPE, CAPTURE_BY_START_DAY] as const;
+
+/**
+ * The names the capture indexes had before issue 16 (projection ALL), by their current name: same keys. Only a
+ * stack being migrated has them (lib/store/schema.ts captureTableDefinition), and readers of an older local
+ * table find them (lib/query/indexes.ts).
+ */
+export const LEGACY_CAPTURE_INDEX_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  [CAPTURE_BY_VISITOR.indexName]: 'byVisitor',
+  [CAPTURE_BY_EVENT_TYPE.indexName]: 'byEventType',
+  [CAPTURE_BY_START_DAY.indexName]: 'byStartDay',
+});
 
 /**
  * The capture table's TTL attribute (epoch seconds), on every row of a session when a retention is configured
@@ -150,6 +173,39 @@ export function erasureAuditKey(accountId: string, requestId: string): string {
  */
 export function erasureDueShardKey(accountId: string): string {
   return `${accountId}#erasure`;
+}
+
+/**
+ * The queue-table item counting the pages of a visitor's erased capture rows kept until their deletes are
+ * re-sent to the analytics copy (lib/store/dynamo-erasure.ts DynamoErasedRows), and page `n` (1, 2, …) of them.
+ * Four and five '#'-separated parts beginning `ERASED`: no queue item's (three), tick summary's (`TICK`) or audit
+ * item's (`AUDIT`) key. The items have no `state`, and what follows a visitor's prefix in them is no valid sid
+ * (it holds '#'), so an erasure's scan of the visitor's queue items never takes one. Present only while an
+ * erasure is between its deletes and that re-send.
+ */
+export function erasedRowsKey(accountId: string, visitorId: string): string {
+  return `ERASED#${accountId}#rows#${visitorId}`;
+}
+
+export function erasedRowsPageKey(accountId: string, visitorId: string, page: number): string {
+  return `${erasedRowsKey(accountId, visitorId)}#${page}`;
+}
+
+/**
+ * The name of the due index before issue 16 (projection ALL). Only a stack being migrated has it, beside
+ * QUEUE_DUE_INDEX (lib/store/schema.ts queueTableDefinition).
+ */
+export const LEGACY_QUEUE_DUE_INDEX_NAME = 'due';
+
+/**
+ * The side item of a queue item: what the poller keeps about the session's capture that is large and changes
+ * seldom (the stored rows' digests, the last unusable body's diagnosis), kept off the queue item so that claims
+ * and acks, which rewrite that item on every poll and are billed on its whole size, stay at 1 write unit.
+ * Four parts, the fourth holding ':' (which no account, visitor, sid or erasure request id may hold), so no other
+ * item's key; it begins with the visitor's prefix (queueVisitorKeyPrefix) but what follows is no valid sid.
+ */
+export function queueCaptureStateKey(accountId: string, visitorId: string, sid: string): string {
+  return `${queueKey(accountId, visitorId, sid)}#capture:state`;
 }
 
 /** Partition `shard` (in [0, QUEUE_DUE_SHARDS)) of an account's due index. */
@@ -238,6 +294,15 @@ let lastShard: { sid: string; shard: number } | undefined;
 
 export function capturePk(accountId: string, sid: string): string {
   return `S#${accountId}#${sid}`;
+}
+
+/** The sid of a capture partition key of `accountId`, or undefined when `pk` is not one. */
+export function sidOfCapturePk(accountId: string, pk: unknown): string | undefined {
+  const prefix = capturePk(accountId, '');
+  if (typeof pk !== 'string' || !pk.startsWith(prefix) || pk.length === prefix.length) return undefined;
+  const sid = pk.slice(prefix.length);
+  // Valid sids hold no '#': anything else is not a key this code made.
+  return sid.includes('#') ? undefined : sid;
 }
 
 export function sessionSk(appSessionId: string | null): string {

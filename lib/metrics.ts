@@ -108,6 +108,12 @@ export const ERASURE_METRIC = {
   done: 'erasure_done',
   /** Erasure attempts this run that failed (handed back with backoff; retried). */
   failures: 'erasure_failures',
+  /** Erasures begun without the audit's visitor hash: the hash key's secret could not be read. */
+  visitorHashUnavailable: 'erasure_visitor_hash_unavailable',
+  /** Deletes re-sent to the analytics copy's delivery stream after its buffer (docs/erasure.md). */
+  analyticsDeletesResent: 'erasure_analytics_deletes_resent',
+  /** Re-sent deletes the delivery stream never accepted: their erasures failed and are run again. */
+  analyticsDeletesUnsent: 'erasure_analytics_deletes_unsent',
 } as const;
 
 export type PollerMetricName = (typeof METRIC)[keyof typeof METRIC] | `fetches_${FetchOutcomeMetric}`;

@@ -26,7 +26,7 @@ import {
   type HashKeyProvider,
 } from './privacy/key-provider';
 import type { PrivacyPolicy } from './privacy/policy';
-import { defaultPollPolicy } from './poller/policy';
+import { pollPolicy } from './poller/policy';
 import { KeyedPrivacyPlans, type PrivacyPlans } from './poller/privacy-plans';
 import { CAPTURE_KEY_ATTRIBUTES } from './keys';
 import { createDocumentClient } from './store/dynamo';
@@ -117,7 +117,9 @@ export function createStorage(
   const client = documentClient ?? createDocumentClient(settings);
   return {
     documentClient: client,
-    queue: new DynamoQueue(client, settings.queueTable, () => clock.nowMs()),
+    queue: new DynamoQueue(client, settings.queueTable, () => clock.nowMs(), {
+      ...(settings.queueDueIndex !== undefined ? { dueIndexName: settings.queueDueIndex } : {}),
+    }),
     store: new DynamoCaptureStore(client, settings.captureTable, new Set(CAPTURE_KEY_ATTRIBUTES)),
   };
 }
@@ -154,7 +156,16 @@ export function createPoller(
   return new Poller(pollerDeps, {
     accountId,
     concurrency: settings.concurrency,
-    policy: defaultPollPolicy(settings.pollIntervalSec),
+    policy: pollPolicy({
+      pollIntervalSec: settings.pollIntervalSec,
+      ...(settings.pollIntervalAfterEventsSec !== undefined
+        ? { afterEventsIntervalSec: settings.pollIntervalAfterEventsSec }
+        : {}),
+      ...(settings.pollQuietMaxIntervalSec !== undefined
+        ? { quietMaxIntervalSec: settings.pollQuietMaxIntervalSec }
+        : {}),
+      ...(settings.pollLastLook !== undefined ? { lastLook: settings.pollLastLook } : {}),
+    }),
     leaseMs: settings.leaseSec * 1000,
     maxRequestsPerSec: settings.maxRequestsPerSec,
     schedulePeriodMs: (settings.schedulePeriodSec ?? DEFAULT_SCHEDULE_PERIOD_SEC) * 1000,

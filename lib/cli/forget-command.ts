@@ -1,13 +1,16 @@
 /** `lpv forget`: erase one visitor from the queue and the capture table (lib/erasure/forget.ts, docs/erasure.md). */
 import { randomUUID } from 'node:crypto';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { loadAccountId, loadPollerSettings, loadStorageSettings } from '../config';
+import { ANALYTICS_STREAM_ENV, loadAnalyticsResendSettings } from '../erasure/config';
 import { forgetVisitor } from '../erasure/forget';
 import { REQUEST_ID_PATTERN, type ErasureAudit } from '../erasure/plan';
 import { idProblem } from '../ids';
 import { loadPrivacySettings } from '../privacy/config';
 import { KeyedHasher } from '../privacy/hash';
+import { FirehoseAnalyticsDeletes } from '../query/analytics-deletes';
 import { createDocumentClient } from '../store/dynamo';
-import { DynamoErasureCapture, DynamoErasureQueue } from '../store/dynamo-erasure';
+import { DynamoErasedRows, DynamoErasureCapture, DynamoErasureQueue } from '../store/dynamo-erasure';
 import { HELP_OPTION, type Command } from './command';
 import { EXIT, UsageError } from './io';
 
@@ -29,8 +32,16 @@ function auditView(audit: ErasureAudit): Record<string, unknown> {
     finishedAt: isoOrNull(audit.finishedAtMs),
     ...(audit.counts !== undefined ? audit.counts : {}),
     ...(audit.visitorHash !== undefined ? { visitorHash: audit.visitorHash } : {}),
+    ...(audit.visitorHashUnavailable === true ? { visitorHash: 'unavailable (hash key unreadable)' } : {}),
   };
 }
+
+/** What the JSON report says of the analytics copy (Iceberg, fed by the capture table's stream). */
+const ANALYTICS_RESENT =
+  'deletes re-sent to the delivery stream after its buffer (a late update cannot bring a row back)';
+const ANALYTICS_STREAM_ONLY =
+  `erased by the capture table's stream alone (${ANALYTICS_STREAM_ENV} not set: no deletes re-sent; ` +
+  'docs/erasure.md, "The analytics copy")';
 
 /** Registered in main.ts's COMMANDS. */
 export const FORGET_COMMAND: Command = {
@@ -41,7 +52,9 @@ export const FORGET_COMMAND: Command = {
     'lpv forget --status REQUEST_ID\n\n' +
     'Turns every queue item of visitor V into a tombstone (no poll writes again; a re-enqueue is refused),\n' +
     "deletes every capture row of each of V's sessions, waits until polls in flight have ended (LEASE_SECONDS\n" +
-    '+ 15 s, progress on stderr), then deletes what they wrote meanwhile. Prints the counts as JSON on stdout\n' +
+    '+ 15 s, progress on stderr), then deletes what they wrote meanwhile. With LPV_ANALYTICS_STREAM (the\n' +
+    "stack's delivery stream), waits for its buffer (LPV_ANALYTICS_RESEND_WAIT_SECONDS, 450 s by default) and\n" +
+    're-sends the deletes to the analytics copy. Prints the counts as JSON on stdout\n' +
     'and records them in an audit item (no personal data) named by the request id it prints. Safe to run again:\n' +
     'an interrupted run completes, a finished one finds nothing. --dry-run changes nothing and prints what a\n' +
     'run would do. --status prints the audit item of a request, also of one made through POST /forget\n' +
@@ -73,7 +86,9 @@ export const FORGET_COMMAND: Command = {
     const leaseSec = status === undefined ? loadPollerSettings(io.env).leaseSec : 0;
     const { hashKey } = loadPrivacySettings(io.env);
     const hasher = hashKey === undefined ? undefined : new KeyedHasher(hashKey);
+    const resend = status === undefined ? loadAnalyticsResendSettings(io.env) : undefined;
     const client = createDocumentClient(storageSettings);
+    const firehose = resend === undefined ? undefined : new FirehoseClient({});
     try {
       const queue = new DynamoErasureQueue(client, storageSettings.queueTable);
       if (typeof status === 'string') {
@@ -100,16 +115,30 @@ export const FORGET_COMMAND: Command = {
         },
         {
           queue,
-          capture: new DynamoErasureCapture(client, storageSettings.captureTable),
+          capture: new DynamoErasureCapture(client, storageSettings.captureTable, {
+            byVisitorIndex: storageSettings.captureByVisitorIndex,
+          }),
           clock: deps.clock,
           sleep: deps.sleep ?? sleepTimer,
           onProgress: (message) => io.stderr.write(`lpv forget: ${message}\n`),
+          ...(resend !== undefined && firehose !== undefined
+            ? {
+                analytics: {
+                  deletes: new FirehoseAnalyticsDeletes(firehose, resend.streamName, resend.waitMs),
+                  erasedRows: new DynamoErasedRows(client, storageSettings.queueTable, () =>
+                    deps.clock.nowMs(),
+                  ),
+                },
+              }
+            : {}),
         },
       );
-      io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      const analyticsCopy = resend !== undefined ? ANALYTICS_RESENT : ANALYTICS_STREAM_ONLY;
+      io.stdout.write(JSON.stringify({ ...report, analyticsCopy }, null, 2) + '\n');
       return EXIT.ok;
     } finally {
       client.destroy();
+      firehose?.destroy();
     }
   },
 };

@@ -65,7 +65,12 @@ export function createForgetEndpoint(
   },
 ): (request: HttpRequest) => Promise<HttpResponse> {
   const documentClient = deps.documentClient ?? createDocumentClient(settings.storage);
-  const requests = new DynamoErasureRequests(documentClient, settings.storage.queueTable);
+  // Its pending() queries the due index: the stack names it (QUEUE_DUE_INDEX) while the index is migrated.
+  const requests = new DynamoErasureRequests(
+    documentClient,
+    settings.storage.queueTable,
+    settings.storage.queueDueIndex,
+  );
   const auth = new BearerAuth(
     new SecretsManagerTokenSource(
       deps.secretsManager ?? new SecretsManagerClient({}),

@@ -12,12 +12,29 @@
  *   4. hands a failed attempt back with backoff (retryAtMs), and publishes the run's metrics.
  *
  * An erasure is begun only if it can end before the invocation does (runFits): a wait cut short by the
- * function's timeout would leave a poll in flight unanswered by a second pass.
+ * function's timeout would leave a poll in flight unanswered by a second pass, or the analytics copy's deletes
+ * unsent. The waits counted are the lease and margin before the second pass and, with the analytics re-send,
+ * Firehose's buffer after it (counted in full: it overlaps the first only when the second pass deletes nothing).
+ *
+ * The audit names the visitor by the project's keyed hash, with the key the poller uses (its secret, read
+ * through the same provider, once per run). An unreadable key never holds an erasure back: the erasure runs,
+ * its audit says `visitorHashUnavailable`, and the run counts it (erasure_visitor_hash_unavailable).
  */
 import type { Clock } from '../clock';
 import type { Log } from '../log';
 import { ERASURE_METRIC, type MetricsSink } from '../metrics';
-import { forgetVisitor, SECOND_PASS_MARGIN_MS, type ErasureCapture, type ErasureQueue } from './forget';
+import { KeyedHasher } from '../privacy/hash';
+import type { HashKeyProvider } from '../privacy/key-provider';
+import { AnalyticsResendError } from './errors';
+import {
+  forgetVisitor,
+  SECOND_PASS_MARGIN_MS,
+  type AnalyticsDeletes,
+  type ErasedRowsStore,
+  type ErasureCapture,
+  type ErasureQueue,
+  type ForgetReport,
+} from './forget';
 import {
   oldestPendingAgeMs,
   requestsToRun,
@@ -51,8 +68,14 @@ export interface EraserDeps {
   owner: string;
   /** Time left before the invocation is stopped (Lambda's getRemainingTimeInMillis). */
   remainingMs: () => number;
-  /** The project's keyed hash of a visitor id, for the audit item (none: the audit names no visitor). */
-  hashVisitorId?: (visitorId: string) => string;
+  /**
+   * The key of the audit's visitor hash (lib/wiring.ts createHashKeyProvider: the stack's secret). None, or a
+   * provider that answers no key: the audit names no visitor. One that throws: the erasures run all the same,
+   * their audits say `visitorHashUnavailable`.
+   */
+  hashKeys?: HashKeyProvider;
+  /** The analytics copy's delivery stream and the kept rows (none: no re-send). */
+  analytics?: { deletes: AnalyticsDeletes; erasedRows: ErasedRowsStore };
 }
 
 export interface EraserRunSummary {
@@ -66,6 +89,12 @@ export interface EraserRunSummary {
   deferred: number;
   /** Age of the oldest request still pending at the end of the run (0 when none). */
   oldestPendingAgeMs: number;
+  /** Erasures begun without the audit's visitor hash because the key could not be read. */
+  visitorHashUnavailable: number;
+  /** Deletes re-sent to the analytics copy by the erasures done. */
+  analyticsDeletesResent: number;
+  /** Deletes the delivery stream never accepted (their erasures failed, to be run again). */
+  analyticsDeletesUnsent: number;
 }
 
 /** Ten erasures at once: their waits overlap, and ten sessions' deletes at a time stay gentle on the table. */
@@ -86,49 +115,93 @@ export async function runEraser(options: EraserOptions, deps: EraserDeps): Promi
 
   const pending = await deps.requests.pending(accountId);
   const chosen = requestsToRun(pending, deps.clock.nowMs(), max);
+  // The key is read only when there is something to erase (and once for the run's erasures).
+  const hashing = chosen.length > 0 ? await visitorHashing(deps) : { unavailable: false };
   // At most `max` at once: the slice above is the bound.
   const outcomes = await Promise.all(
-    chosen.map((request) => runOne(request, options, deps, marginMs, workBudgetMs)),
+    chosen.map((request) => runOne(request, options, deps, hashing, marginMs, workBudgetMs)),
   );
-  const doneIds = new Set(chosen.filter((_, i) => outcomes[i] === 'done').map((r) => r.requestId));
+  const doneIds = new Set(chosen.filter((_, i) => outcomes[i]?.kind === 'done').map((r) => r.requestId));
+  const sum = (pick: (o: RunOutcome) => number): number => outcomes.reduce((a, o) => a + pick(o), 0);
   const summary: EraserRunSummary = {
     pending: pending.length,
     done: doneIds.size,
-    failed: outcomes.filter((o) => o === 'failed').length,
-    deferred: outcomes.filter((o) => o === 'deferred').length,
+    failed: outcomes.filter((o) => o.kind === 'failed').length,
+    deferred: outcomes.filter((o) => o.kind === 'deferred').length,
     oldestPendingAgeMs: oldestPendingAgeMs(
       pending.filter((r) => !doneIds.has(r.requestId)),
       deps.clock.nowMs(),
     ),
+    visitorHashUnavailable: hashing.unavailable ? outcomes.filter((o) => o.kind !== 'deferred').length : 0,
+    analyticsDeletesResent: sum((o) => (o.kind === 'done' ? o.analyticsDeletesResent : 0)),
+    analyticsDeletesUnsent: sum((o) => (o.kind === 'failed' ? o.analyticsDeletesUnsent : 0)),
   };
   deps.metrics.milliseconds(ERASURE_METRIC.oldestPendingAgeMs, summary.oldestPendingAgeMs);
   deps.metrics.count(ERASURE_METRIC.pending, summary.pending - summary.done);
   deps.metrics.count(ERASURE_METRIC.done, summary.done);
   deps.metrics.count(ERASURE_METRIC.failures, summary.failed);
+  deps.metrics.count(ERASURE_METRIC.visitorHashUnavailable, summary.visitorHashUnavailable);
+  deps.metrics.count(ERASURE_METRIC.analyticsDeletesResent, summary.analyticsDeletesResent);
+  deps.metrics.count(ERASURE_METRIC.analyticsDeletesUnsent, summary.analyticsDeletesUnsent);
   deps.metrics.flush();
   if (summary.pending > 0) deps.log.info('eraser run', { ...summary });
   return summary;
+}
+
+type RunOutcome =
+  | { kind: 'done'; analyticsDeletesResent: number }
+  | { kind: 'failed'; analyticsDeletesUnsent: number }
+  | { kind: 'deferred' };
+
+interface VisitorHashing {
+  hash?: (visitorId: string) => string;
+  /** A key is configured but could not be read. */
+  unavailable: boolean;
+}
+
+/** The run's visitor hash: the key read once; an unreadable key leaves the erasures without one, never stops them. */
+async function visitorHashing(deps: EraserDeps): Promise<VisitorHashing> {
+  if (deps.hashKeys === undefined) return { unavailable: false };
+  try {
+    const key = await deps.hashKeys.get();
+    if (key === undefined) return { unavailable: false };
+    const hasher = new KeyedHasher(key);
+    return { hash: (visitorId) => hasher.hash(visitorId), unavailable: false };
+  } catch (error) {
+    // The error's name only (a HashKeyError names the secret, and says nothing an operator needs here).
+    deps.log.warn('hash key unavailable: erasures run without the visitor hash in their audit', {
+      errorName: error instanceof Error ? error.name : typeof error,
+    });
+    return { unavailable: true };
+  }
+}
+
+/** The waits an erasure may take: the lease and margin before the second pass, and the analytics buffer. */
+export function erasureWaitBudgetMs(leaseMs: number, marginMs: number, analyticsWaitMs: number): number {
+  return leaseMs + marginMs + analyticsWaitMs;
 }
 
 async function runOne(
   request: PendingErasure,
   options: EraserOptions,
   deps: EraserDeps,
+  hashing: VisitorHashing,
   marginMs: number,
   workBudgetMs: number,
-): Promise<'done' | 'failed' | 'deferred'> {
+): Promise<RunOutcome> {
   const { accountId } = options;
   const remainingMs = deps.remainingMs();
-  if (!runFits(remainingMs, options.leaseMs + marginMs, workBudgetMs)) return 'deferred';
+  const waitsMs = erasureWaitBudgetMs(options.leaseMs, marginMs, deps.analytics?.deletes.waitMs ?? 0);
+  if (!runFits(remainingMs, waitsMs, workBudgetMs)) return { kind: 'deferred' };
   const nowMs = deps.clock.nowMs();
   const claimed = await deps.requests.claim(accountId, request.requestId, {
     owner: deps.owner,
     leaseUntilMs: nowMs + remainingMs + LEASE_SLACK_MS,
     nowMs,
   });
-  if (claimed === undefined) return 'deferred';
+  if (claimed === undefined) return { kind: 'deferred' };
   try {
-    await forgetVisitor(
+    const report = (await forgetVisitor(
       {
         accountId,
         visitorId: claimed.visitorId,
@@ -136,13 +209,20 @@ async function runOne(
         dryRun: false,
         leaseMs: options.leaseMs,
         marginMs,
-        hashVisitorId: deps.hashVisitorId,
+        hashVisitorId: hashing.hash,
+        visitorHashUnavailable: hashing.unavailable,
         leaseOwner: deps.owner,
       },
-      { queue: deps.queue, capture: deps.capture, clock: deps.clock, sleep: deps.sleep },
-    );
+      {
+        queue: deps.queue,
+        capture: deps.capture,
+        clock: deps.clock,
+        sleep: deps.sleep,
+        ...(deps.analytics !== undefined ? { analytics: deps.analytics } : {}),
+      },
+    )) as ForgetReport;
     deps.log.info('erasure done', { requestId: claimed.requestId, attempt: claimed.attempts });
-    return 'done';
+    return { kind: 'done', analyticsDeletesResent: report.analyticsDeletesResent ?? 0 };
   } catch (error) {
     // The error's name only: a store error's message could quote a key, and keys hold the visitor id.
     const errorName = error instanceof Error ? error.name : typeof error;
@@ -162,6 +242,9 @@ async function runOne(
         errorName: releaseError instanceof Error ? releaseError.name : typeof releaseError,
       });
     }
-    return 'failed';
+    return {
+      kind: 'failed',
+      analyticsDeletesUnsent: error instanceof AnalyticsResendError ? error.unsent : 0,
+    };
   }
 }

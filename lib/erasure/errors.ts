@@ -6,3 +6,19 @@ import { LpvError } from '../errors';
  * eraser completes it.
  */
 export class ErasureLeaseLostError extends LpvError {}
+
+/**
+ * Some deletes re-sent to the analytics copy's delivery stream never went (refused or throttled on every
+ * attempt). The erasure fails and is run again; it re-sends every kept row (deletes are idempotent).
+ */
+export class AnalyticsResendError extends LpvError {
+  constructor(
+    readonly unsent: number,
+    readonly attempts: number,
+  ) {
+    super(
+      `${unsent} analytics delete(s) still not accepted by the delivery stream after ${attempts} attempt(s); ` +
+        'run the erasure again: it re-sends them',
+    );
+  }
+}

@@ -16,6 +16,16 @@ export interface VisitorQueueEntry {
   expiresAtSec?: number;
 }
 
+/**
+ * What the scan of the visitor's queue keys finds: its queue items, and the sids whose queue item has a side
+ * item (lib/keys.ts queueCaptureStateKey: the stored rows' digests, the last bad body), with or without the
+ * queue item (the side item may outlive a tombstone: it keeps the TTL of the item it was written for).
+ */
+export interface VisitorQueueScan {
+  entries: VisitorQueueEntry[];
+  captureStates: string[];
+}
+
 export interface QueuePlan {
   /** Items to turn into tombstones, each with its TTL. */
   tombstones: Array<{ sid: string; expiresAtSec: number }>;
@@ -103,6 +113,11 @@ export interface ErasureCounts {
   sessions: number;
   /** Capture rows deleted by the first pass and by the second (after the lease). */
   rowsDeleted: { firstPass: number; secondPass: number };
+  /**
+   * Deletes re-sent to the analytics copy's delivery stream after Firehose's buffer (absent when the erasure
+   * re-sends none: `lpv forget` without LPV_ANALYTICS_STREAM, where the stream's own deletes are all there is).
+   */
+  analyticsDeletesResent?: number;
 }
 
 /**
@@ -122,6 +137,11 @@ export interface ErasureAudit {
   status: ErasureStatus;
   /** Keyed hash of the visitor id (the project's keyed hash); absent when none was configured. */
   visitorHash?: string;
+  /**
+   * True when a hash key is configured but could not be read when the erasure began (the eraser: its secret
+   * unreadable). The erasure ran all the same (it never waits on the hash); the audit names no visitor.
+   */
+  visitorHashUnavailable?: true;
   /** When POST /forget accepted the request (absent for `lpv forget`, which starts at once). */
   requestedAtMs?: number;
   /** When the first erasure attempt began (absent while `requested`). */
@@ -136,11 +156,16 @@ export function startedAudit(
   visitorId: string,
   startedAtMs: number,
   hashVisitorId: ((visitorId: string) => string) | undefined,
+  visitorHashUnavailable = false,
 ): ErasureAudit {
   return {
     requestId,
     status: 'running',
-    ...(hashVisitorId !== undefined ? { visitorHash: hashVisitorId(visitorId) } : {}),
+    ...(hashVisitorId !== undefined
+      ? { visitorHash: hashVisitorId(visitorId) }
+      : visitorHashUnavailable
+        ? { visitorHashUnavailable: true as const }
+        : {}),
     startedAtMs,
   };
 }
@@ -159,4 +184,95 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// The analytics copy: deletes re-sent after Firehose's buffer (docs/erasure.md, "The analytics copy")
+
+/**
+ * A deleted capture row as the analytics copy's delete needs it: its keys, its row type and the column its
+ * Iceberg partition is computed from (lib/query/analytics-route.ts ROW_DAY_SOURCES, erasureDeleteRecord). Only
+ * these attributes are read and kept, and only until the deletes have been re-sent.
+ */
+export interface ErasedRow {
+  readonly pk: string;
+  readonly sk: string;
+  readonly [attribute: string]: string | number;
+}
+
+/**
+ * The route processor's buffer in front of the route function (infra/analytics.ts, the Lambda processor's
+ * BufferIntervalInSeconds; test/infra/erasure.test.ts checks the two agree): a record may wait this long before
+ * it is even routed.
+ */
+export const ANALYTICS_PROCESSING_BUFFER_SEC = 60;
+/** The feed pipe's batching window (infra/analytics.ts maximumBatchingWindowInSeconds): stream → Firehose. */
+export const ANALYTICS_PIPE_BATCHING_SEC = 30;
+/** Added for the route function's run, the commit itself and the stream's own delay (sub-second normally). */
+export const ANALYTICS_RESEND_MARGIN_SEC = 60;
+/** Firehose's buffer interval when the stack sets none (infra/analytics.ts CaptureAnalytics). */
+export const DEFAULT_ANALYTICS_BUFFER_INTERVAL_SEC = 300;
+
+/**
+ * How long after a capture row's last delete its delete is re-sent: by then every stream record written before
+ * the delete (an update of the row among them) has been through the pipe's batching window, the route
+ * processor's buffer and Firehose's buffer interval, and committed; the re-sent delete lands in a later commit,
+ * so a late update cannot outlive it. 450 s with the stack's defaults.
+ */
+export function analyticsResendWaitMs(bufferIntervalSec: number): number {
+  return (
+    (bufferIntervalSec +
+      ANALYTICS_PROCESSING_BUFFER_SEC +
+      ANALYTICS_PIPE_BATCHING_SEC +
+      ANALYTICS_RESEND_MARGIN_SEC) *
+    1000
+  );
+}
+
+/**
+ * When the deletes are re-sent: the wait after the last row delete. When the second pass deleted nothing, no
+ * row was written after the first pass (a poll's late write would have been found by the second pass), so the
+ * wait counts from the first pass and overlaps the wait before the second.
+ */
+export function analyticsResendAtMs(
+  passes: { firstPassEndMs: number; secondPassEndMs: number; secondPassRows: number },
+  waitMs: number,
+): number {
+  const lastDeleteMs = passes.secondPassRows > 0 ? passes.secondPassEndMs : passes.firstPassEndMs;
+  return lastDeleteMs + waitMs;
+}
+
+/** Each (pk, sk) once (a row a late poll wrote again is deleted, and kept, twice), in key order. */
+export function uniqueErasedRows(rows: Iterable<ErasedRow>): ErasedRow[] {
+  const byKey = new Map<string, ErasedRow>();
+  for (const row of rows) byKey.set(`${row.pk}\u0000${row.sk}`, row);
+  return [...byKey.entries()].sort(([a], [b]) => compare(a, b)).map(([, row]) => row);
+}
+
+/**
+ * Splits items into consecutive chunks of at most `maxItems` and at most `maxBytes` (by `sizeOf`), in order: a
+ * PutRecordBatch (500 records, 4 MiB) or a kept page of erased rows. An item larger than `maxBytes` alone is a
+ * chunk of its own (the caller's limit per item refuses it).
+ */
+export function chunkBySize<T>(
+  items: readonly T[],
+  maxItems: number,
+  maxBytes: number,
+  sizeOf: (item: T) => number,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (current.length > 0 && (current.length >= maxItems || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

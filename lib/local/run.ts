@@ -1,6 +1,6 @@
 import { HOUR_MS, MINUTE_MS, SESSION_MAX_AGE_MS, CompressedClock, systemClock } from '../clock';
 import { measureCompleteness, type CompletenessReport } from '../completeness';
-import type { PollerSettings, StorageSettings } from '../config';
+import { DEFAULT_POLL_INTERVAL_SEC, type PollerSettings, type StorageSettings } from '../config';
 import { StaticCredentialsProvider } from '../liveperson/credentials';
 import type { Log } from '../log';
 import type { TickSummary } from '../poller/poller';
@@ -29,6 +29,7 @@ export interface LocalRunOptions {
   arrivalWindowMs?: number;
   /** The simulator's sprinkle of faults. @default a few 5xx, a 429, a malformed body */
   faults?: Partial<FaultOptions>;
+  /** @default DEFAULT_POLL_INTERVAL_SEC (lib/poll-cadence.ts) */
   pollIntervalSec?: number;
   concurrency?: number;
   /**
@@ -135,7 +136,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
     );
     const pollerSettings: PollerSettings = {
       concurrency: options.concurrency ?? 32,
-      pollIntervalSec: options.pollIntervalSec ?? 600,
+      // The other cadence settings take their defaults too (lib/poll-cadence.ts): `npm start` runs as deployed.
+      pollIntervalSec: options.pollIntervalSec ?? DEFAULT_POLL_INTERVAL_SEC,
       // A lease must outlast one item's wall-clock handling at any speed: ~2 wall seconds, in session time.
       // This breaks the timing rule of lib/poll-timing.ts on purpose, and these settings skip its check (no
       // loadPollerSettings): the rule keeps a poller that dies at the final poll from losing the session, but

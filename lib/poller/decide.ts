@@ -4,7 +4,7 @@ import { idRef } from '../log';
 import { fetchOutcomeMetric, type FetchOutcomeMetric } from '../metrics';
 import { queueItemProblem, type AckUpdate, type QueueItem, type QueueState } from '../queue/model';
 import { describeBadBody } from '../privacy/body-structure';
-import { nextPollAfterFailure, nextPollAfterSuccess, type PollPolicy } from './policy';
+import { nextPollAfterFailure, nextPollAfterSuccess, type PollMoment, type PollPolicy } from './policy';
 import { retrySafeDeadlineMs } from '../poll-timing';
 
 /**
@@ -91,7 +91,10 @@ export interface StoreAnswer {
   answer: VisitState;
   /** Stamped on every row written (`capturedAtMs`). */
   capturedAtMs: number;
-  /** Next poll: sooner when the visitor produced new events (likely to do more), at the interval otherwise. */
+  /**
+   * Next poll, by what the stored rows tell (the poller picks): after new events, the cadence's interval after
+   * events; without them, the quiet back-off (lib/poller/policy.ts nextPollAfterSuccess).
+   */
   nextPollAtMs: { afterNewEvents: number; withoutNewEvents: number };
   /** The ack but for what only the stored rows tell: nextPollAtMs, rowDigests, rowsStored, eventsSeen. */
   ack: Omit<ActiveAck, 'nextPollAtMs'>;
@@ -318,14 +321,17 @@ function decideOnAnswer(
       return { kind: 'stop_tick', fault: `${code}: credentials rejected`, counts };
     case 'invalid_account_6':
       return { kind: 'stop_tick', fault: `${code}: account unknown to LivePerson`, counts };
-    case 'ok':
+    case 'ok': {
+      const at = pollMoment(item, nowMs, rules);
+      // Quiet since the newest event the answer holds, or since the session's start when it holds none.
+      const quietSinceMs = newestEventAtMs(outcome.state) ?? item.startTimeMs;
       return {
         kind: 'store_answer',
         answer: outcome.state,
         capturedAtMs: nowMs,
         nextPollAtMs: {
-          afterNewEvents: nextPollAfterSuccess(rules.policy, nowMs, item.deadlineMs, true),
-          withoutNewEvents: nextPollAfterSuccess(rules.policy, nowMs, item.deadlineMs, false),
+          afterNewEvents: nextPollAfterSuccess(rules.policy, at, { newEvents: true }),
+          withoutNewEvents: nextPollAfterSuccess(rules.policy, at, { newEvents: false, quietSinceMs }),
         },
         ack: {
           state: 'ACTIVE',
@@ -338,6 +344,7 @@ function decideOnAnswer(
         },
         counts,
       };
+    }
     case 'empty':
       // Not a success (nothing to store) and not a failure (LivePerson answered): polled again at the normal
       // interval, no backoff. After a success it changes nothing of the capture.
@@ -345,7 +352,11 @@ function decideOnAnswer(
         kind: 'retry_later',
         ack: {
           state: 'ACTIVE',
-          nextPollAtMs: nextPollAfterSuccess(rules.policy, nowMs, item.deadlineMs, false),
+          // Nothing says how long the visitor has been quiet: the interval itself, no back-off.
+          nextPollAtMs: nextPollAfterSuccess(rules.policy, pollMoment(item, nowMs, rules), {
+            newEvents: false,
+            quietSinceMs: nowMs,
+          }),
           attempts: 0,
           pollCount,
           successCount: item.successCount,
@@ -463,6 +474,33 @@ function decideOnAnswer(
       };
     }
   }
+}
+
+/** The times the schedule after a 200 needs: now, the deadline, and the last look's (the retry-safe deadline). */
+function pollMoment(item: QueueItem, nowMs: number, rules: DecisionRules): PollMoment {
+  return { nowMs, deadlineMs: item.deadlineMs, lastLookAtMs: retryLimitMs(item, rules) };
+}
+
+/**
+ * The newest serverTimeStamp among the answer's events (every app session), or undefined when none has one.
+ * Read straight from the answer rather than from the flattened rows: the schedule is decided before the rows
+ * are built, and this reads one number per event.
+ */
+export function newestEventAtMs(state: VisitState): number | undefined {
+  let newest: number | undefined;
+  for (const appSession of Array.isArray(state.appSessions) ? state.appSessions : []) {
+    const events = (appSession as { events?: unknown }).events;
+    if (!Array.isArray(events)) continue;
+    for (const event of events) {
+      if (event === null || typeof event !== 'object' || Array.isArray(event)) continue;
+      for (const body of Object.values(event as Record<string, unknown>)) {
+        const at = (body as { serverTimeStamp?: unknown } | null)?.serverTimeStamp;
+        if (typeof at === 'number' && Number.isFinite(at) && (newest === undefined || at > newest))
+          newest = at;
+      }
+    }
+  }
+  return newest;
 }
 
 /**

@@ -9,13 +9,14 @@ import { BaseUriResolutionError, CredentialsError, HashKeyError, RequestCancelle
 import { InvalidIdError } from '../ids';
 import type { VisitStateSource } from '../liveperson/client';
 import type { FetchOutcome } from '../liveperson/outcome';
-import { CAPTURE_TTL_ATTRIBUTE } from '../keys';
+import { CAPTURE_TTL_ATTRIBUTE, capturePk } from '../keys';
 import { idRef, type Log } from '../log';
 import { FETCH_OUTCOMES, type FetchOutcomeMetric } from '../metrics';
-import type { AckUpdate, Queue, QueueItem } from '../queue/model';
+import type { AckUpdate, DueItem, Queue, QueueItem } from '../queue/model';
 import { fetchReserveMs, ITEM_ACK_MARGIN_MS, REQUESTS_PER_POLL } from '../poll-timing';
 import type { CaptureStore, StoredRow, WriteStats } from '../store/capture-store';
-import { parseDigests, rowDigest, serializeDigestsCapped } from './digests';
+import { isRewritePoll, parseDeferred } from './rewrite-rule';
+import { planRowWrites } from './row-writes';
 import {
   badRequest33Fault,
   decide,
@@ -331,7 +332,7 @@ export class Poller {
       // The policy and its key first: an item is claimed only when its rows can be stored under them.
       await this.resolvePlans(context);
       // After a fault there (the key), the due index is not even read: nothing claimed, nothing touched.
-      const pages: AsyncIterable<QueueItem[]> | QueueItem[][] = stop.signal.aborted
+      const pages: AsyncIterable<DueItem[]> | DueItem[][] = stop.signal.aborted
         ? []
         : queue.duePages(accountId, tickStartMs, { pageSize: this.pageSize, force });
       try {
@@ -460,7 +461,7 @@ export class Poller {
     ctx.held.push(entry);
   }
 
-  private async handle(item: QueueItem, ctx: ItemContext): Promise<void> {
+  private async handle(item: DueItem, ctx: ItemContext): Promise<void> {
     const { summary } = ctx;
     if (ctx.stop.signal.aborted) return;
     if (this.wallClock.nowMs() >= ctx.claimUntilWallMs) {
@@ -626,14 +627,20 @@ export class Poller {
     if (acked) countAcked(ctx.summary, decision.counts);
   }
 
-  /** Ends a session: its outcome row first (so a crash in between only repeats it), then the final ack. */
+  /**
+   * Ends a session: the deferred lagging columns into their rows and its outcome row first (so a crash in
+   * between only repeats them), then the final ack.
+   */
   private async endSession(
     item: QueueItem,
     end: End,
     ctx: ItemContext,
     itemDeadlineMs: number,
   ): Promise<void> {
-    if (end.writesOutcomeRow) await this.storeOutcomeRow(item, end.ack, ctx, itemDeadlineMs);
+    if (end.writesOutcomeRow) {
+      await this.storeDeferredColumns(item, ctx, itemDeadlineMs);
+      await this.storeOutcomeRow(item, end.ack, ctx, itemDeadlineMs);
+    }
     if (await this.ack(item, ctx, end.ack)) countAcked(ctx.summary, end.counts);
   }
 
@@ -698,20 +705,22 @@ export class Poller {
         complete: storedCompletely(undefined),
       };
     }
-    const stored = parseDigests(item.rowDigests);
-    const digests = new Set<string>();
-    const changed: StoredRow[] = [];
-    const expiresAtSec = this.expiresAtSec(item);
-    for (const row of flat.rows) {
-      const digest = rowDigest(row, expiresAtSec);
-      digests.add(digest);
-      if (stored.has(digest)) continue;
-      // The flattener's rows are fresh objects of this poll: stamped in place rather than copied.
-      const storedRow: StoredRow = row;
-      storedRow.capturedAtMs = decision.capturedAtMs;
-      if (expiresAtSec !== undefined) storedRow[CAPTURE_TTL_ATTRIBUTE] = expiresAtSec;
-      changed.push(storedRow);
-    }
+    // Read only now that there is an answer to store (the side item: lib/store/dynamo-queue.ts).
+    const storedDigests = await this.deps.queue.loadRowDigests(item);
+    // The rewrite rule (rewrite-rule.ts): events once, mutable rows when more than their lagging columns
+    // changed, those on a rewrite poll; the last poll before the deadline is one (no answer comes after it).
+    const lastPollBeforeDeadline =
+      decision.nextPollAtMs.afterNewEvents >= item.deadlineMs &&
+      decision.nextPollAtMs.withoutNewEvents >= item.deadlineMs;
+    const plan = planRowWrites({
+      rows: flat.rows,
+      storedDigests,
+      storedDeferred: item.deferredColumns,
+      capturedAtMs: decision.capturedAtMs,
+      expiresAtSec: this.expiresAtSec(item),
+      rewritePoll: isRewritePoll(decision.ack.successCount, lastPollBeforeDeadline),
+    });
+    const changed = plan.rows;
     const stats = await this.deps.store.putRows(changed, {
       deadlineMs: writeDeadlineMs(ctx, itemDeadlineMs),
     });
@@ -733,18 +742,45 @@ export class Poller {
     // "Changed" for scheduling means new events: the visitor is active. A page row updated only because the
     // current page's timeOnPage grew is stored, but is not activity.
     const newEvents = flat.counts.event !== (item.eventsSeen ?? 0);
-    // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed). Which rows of
-    // a partial store failed is not known: only the digests stored before count then.
-    const kept = complete ? digests : new Set<string>();
-    for (const digest of stored) kept.add(digest);
+    // Rows stored earlier and not in this answer stay stored (nothing captured is ever removed): their digests
+    // stay too (row-writes.ts).
+    const kept = plan.after(complete);
+    const serializedDigests = kept.rowDigests;
     return {
       ...decision.ack,
       nextPollAtMs: newEvents ? decision.nextPollAtMs.afterNewEvents : decision.nextPollAtMs.withoutNewEvents,
       complete,
-      rowDigests: serializeDigestsCapped(kept),
-      rowsStored: kept.size,
+      // Written (to the side item) only when they changed: most polls of a quiet session change no row.
+      ...(serializedDigests !== (storedDigests ?? '') ? { rowDigests: serializedDigests } : {}),
+      ...(kept.deferredColumns !== undefined ? { deferredColumns: kept.deferredColumns } : {}),
+      rowsStored: kept.rowsStored,
       eventsSeen: flat.counts.event,
     };
+  }
+
+  /**
+   * The lagging values the rewrite rule deferred (rewrite-rule.ts), written into their rows when the session
+   * ends: every row then holds the last successful answer's values. A row no longer there (erased, expired) is
+   * not made again. Throws when not all were written: the end is then not acked, and done again later.
+   */
+  private async storeDeferredColumns(
+    item: QueueItem,
+    ctx: ItemContext,
+    itemDeadlineMs: number,
+  ): Promise<void> {
+    const deferred = parseDeferred(item.deferredColumns);
+    if (deferred === undefined) return;
+    const pk = capturePk(item.accountId, item.sid);
+    const stats = await this.deps.store.updateRows(
+      [...deferred.rows].map(([sk, values]) => ({
+        pk,
+        sk,
+        set: { ...values, capturedAtMs: deferred.capturedAtMs },
+      })),
+      { deadlineMs: writeDeadlineMs(ctx, itemDeadlineMs) },
+    );
+    ctx.summary.rowsWritten += stats.rowsUpdated;
+    if (stats.rowsUnwritten > 0) throw new Error('deferred columns not stored');
   }
 
   /**

@@ -15,6 +15,7 @@
  */
 import { appendFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sidOfCapturePk } from '../keys';
 import type { StoredRow } from '../store/capture-store';
 import { ExportTargetError } from './errors';
 import { partitionOf, partitionPath } from './partition';
@@ -146,8 +147,10 @@ export async function exportRange(reader: CaptureReader, options: ExportOptions)
   // One Query round trip per session dominated long exports: the next sessions' rows are read while the
   // current one is written, in listing order, so the files are exactly what a one-at-a-time export writes.
   const ahead: Array<Promise<StoredRow[]>> = [];
-  for await (const listed of reader.sessionsInRange(options.range)) {
-    const sid = listed.sid;
+  // Only the sids are needed from the listing: the index's keys as stored (the table's pk holds the sid), not
+  // the rows fetched by key, which sessionRows reads whole anyway.
+  for await (const listed of reader.sessionsInRange(options.range, { fetchRows: false })) {
+    const sid = typeof listed.sid === 'string' ? listed.sid : sidOfCapturePk(reader.accountId, listed.pk);
     if (typeof sid !== 'string' || seen.has(sid)) continue;
     seen.add(sid);
     const read = readAll(reader.sessionRows(sid));

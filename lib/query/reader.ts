@@ -4,9 +4,15 @@
  * answers which question and what it costs.
  *
  *   sessionRows(sid)            pk = S#acct#sid                       one partition, all pages
- *   visitorSessions(visitorId)  byVisitor  gsi1pk = V#acct#visitor    newest first (ScanIndexForward false)
- *   eventsInRange(type, range)  byEventType gsi2pk = E#acct#type#day#shard, for each UTC day × shard
- *   sessionsInRange(range)      byStartDay  gsi3pk = D#acct#day#shard, for each UTC day × shard
+ *   visitorSessions(visitorId)  byVisitorKeys  gsi1pk = V#acct#visitor    newest first (ScanIndexForward false)
+ *   eventsInRange(type, range)  byEventTypeKeys gsi2pk = E#acct#type#day#shard, for each UTC day × shard
+ *   sessionsInRange(range)      byStartDayKeys  gsi3pk = D#acct#day#shard, for each UTC day × shard
+ *
+ * The indexes copy keys only (lib/store/schema.ts): each index page is followed by BatchGetItem calls for its
+ * rows (100 keys a call, unprocessed keys sent again with backoff), so every read yields whole rows, in index
+ * order. A row deleted between the two reads (erased, expired) is left out. Which index answers is resolved once
+ * per reader (lib/query/indexes.ts): on a table that still has the legacy ALL-projected indexes (a stack being
+ * migrated, an older local table) those answer, and nothing is fetched.
  *
  * Ranges are [fromMs, toMs). The time indexes' sort keys start with a 13-digit epoch-ms followed by `#`, so
  * `BETWEEN padMs(from) AND padMs(to)` selects exactly from <= t < to: every key of time t >= from is >= the
@@ -20,7 +26,12 @@
  * expired items up to a few days late, and until then a Query still returns them. Left out here, after the read
  * (a FilterExpression would cost the same reads and make every Query longer): they are counted in itemsRead.
  */
-import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { isExpired } from '../capture-retention';
 import { systemClock, type Clock } from '../clock';
 import { assertValidId } from '../ids';
@@ -40,6 +51,7 @@ import {
   type IndexKeyNames,
 } from '../keys';
 import type { StoredRow } from '../store/capture-store';
+import { CURRENT_CAPTURE_INDEX_LAYOUT, resolveCaptureIndexes, type CaptureIndexLayout } from './indexes';
 import { checkRange, utcDaysOf, type TimeRange } from './time';
 import { compareSessionRows } from './rows';
 
@@ -53,6 +65,10 @@ export interface ReadProgress {
   partitionsDone: number;
   /** Partitions this read will visit at most. */
   partitionsTotal: number;
+  /** BatchGetItem calls made to fetch the rows of index pages (retries of unprocessed keys included). */
+  batchGets: number;
+  /** Rows those calls returned. */
+  itemsFetched: number;
 }
 
 export interface CaptureReaderOptions {
@@ -65,7 +81,19 @@ export interface CaptureReaderOptions {
   onProgress?: (progress: Readonly<ReadProgress>) => void;
   /** What "now" is for expired rows (wall time: DynamoDB's TTL is). @default systemClock */
   clock?: Clock;
+  /**
+   * Which index answers each question (lib/query/indexes.ts). @default resolved from one DescribeTable on the
+   * first index read (CURRENT_CAPTURE_INDEX_LAYOUT when the caller may not describe the table)
+   */
+  indexes?: CaptureIndexLayout;
+  /** Backoff before sending unprocessed BatchGetItem keys again (tests shorten it). @default 50 ms, doubling */
+  batchGetBaseDelayMs?: number;
 }
+
+/** Most keys in one BatchGetItem call (DynamoDB's limit). */
+export const BATCH_GET_KEYS = 100;
+/** Calls per chunk of keys before a read gives up on unprocessed keys (throttling that does not pass). */
+const MAX_BATCH_GET_ATTEMPTS = 8;
 
 export interface EventsQueryOptions {
   /** Also read each event's eventItem child rows (one extra Query per event), yielded after the event. */
@@ -118,7 +146,10 @@ export class CaptureReader {
     itemsRead: 0,
     partitionsDone: 0,
     partitionsTotal: 0,
+    batchGets: 0,
+    itemsFetched: 0,
   };
+  private layout: Promise<CaptureIndexLayout> | undefined;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -128,6 +159,11 @@ export class CaptureReader {
     if (options.pageSize !== undefined && !(Number.isInteger(options.pageSize) && options.pageSize > 0)) {
       throw new TypeError(`pageSize must be a positive integer, got ${options.pageSize}`);
     }
+  }
+
+  /** The account whose rows this reader reads. */
+  get accountId(): string {
+    return this.options.accountId;
   }
 
   /** Counters of every read this reader made so far. */
@@ -193,15 +229,16 @@ export class CaptureReader {
 
   /**
    * Session and outcome rows of the sessions that started in [fromMs, toMs) (session rows: the app session's
-   * startTime; outcome rows: the start the queue knew), in start order.
+   * startTime; outcome rows: the start the queue knew), in start order. `fetchRows: false` yields the index's
+   * items as they are (keys only on a KEYS_ONLY index: `lpv export` needs only the sid, from `pk`).
    */
   async *sessionsInRange(
     range: TimeRange,
-    options: { shards?: readonly number[] } = {},
+    options: { shards?: readonly number[]; fetchRows?: boolean } = {},
   ): AsyncGenerator<StoredRow> {
     const partition = (day: string, shard: number): string =>
       startDayIndexPk(this.options.accountId, day, shard);
-    yield* this.timeIndex(CAPTURE_BY_START_DAY, partition, range, options.shards);
+    yield* this.timeIndex(CAPTURE_BY_START_DAY, partition, range, options.shards, options.fetchRows);
   }
 
   private async *itemsOf(event: StoredRow): AsyncGenerator<StoredRow> {
@@ -228,6 +265,7 @@ export class CaptureReader {
     partition: (day: string, shard: number) => string,
     range: TimeRange,
     shards: readonly number[] = Array.from({ length: CAPTURE_DAY_SHARDS }, (_, i) => i),
+    fetchRows = true,
   ): AsyncGenerator<StoredRow> {
     checkRange(range);
     for (const s of shards) {
@@ -248,6 +286,7 @@ export class CaptureReader {
             ':from': padMs(day.fromMs),
             ':to': padMs(day.toMs),
           },
+          ...(fetchRows ? {} : { [KEYS_AS_STORED]: true }),
         }),
       );
       // The first pages of a day's shards are independent: read them together.
@@ -296,24 +335,107 @@ export class CaptureReader {
     this.options.onProgress?.({ ...this.progress });
   }
 
-  /** @internal One Query page. */
+  /** The index layout, resolved once (see CaptureReaderOptions.indexes). */
+  private indexLayout(): Promise<CaptureIndexLayout> {
+    this.layout ??=
+      this.options.indexes !== undefined
+        ? Promise.resolve(this.options.indexes)
+        : resolveCaptureIndexes(this.client, this.options.tableName).catch((error: unknown) => {
+            // A caller allowed to query but not to describe the table reads the current indexes.
+            if ((error as Error | undefined)?.name === 'AccessDeniedException') {
+              return CURRENT_CAPTURE_INDEX_LAYOUT;
+            }
+            throw error;
+          });
+    return this.layout;
+  }
+
+  /**
+   * @internal One Query page, as whole rows: on an index that copies keys only, its items are then fetched by
+   * key (unless the read asked for the keys as stored). `input.IndexName` is the current index name; the
+   * layout says which index answers for it.
+   */
   async page(
     input: QueryCommandInput,
     startKey: Key | undefined,
   ): Promise<{ items: StoredRow[]; lastKey?: Key }> {
+    const { [KEYS_AS_STORED]: keysAsStored, ...query } = input as QueryCommandInput & {
+      [KEYS_AS_STORED]?: boolean;
+    };
+    let fetch = false;
+    if (query.IndexName !== undefined) {
+      const resolved = (await this.indexLayout())[query.IndexName];
+      if (resolved !== undefined) {
+        query.IndexName = resolved.indexName;
+        fetch = !resolved.wholeRows && keysAsStored !== true;
+      }
+    }
     const answer = await this.client.send(
       new QueryCommand({
-        ...input,
+        ...query,
         ...(this.options.pageSize !== undefined ? { Limit: this.options.pageSize } : {}),
         ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    const read = (answer.Items ?? []) as StoredRow[];
+    const listed = (answer.Items ?? []) as StoredRow[];
     this.progress.queries += 1;
-    this.progress.itemsRead += read.length;
+    this.progress.itemsRead += listed.length;
+    const read = fetch ? await this.fetchRows(listed) : listed;
     const nowMs = (this.options.clock ?? systemClock).nowMs();
     const items = read.filter((row) => !isExpired(row[CAPTURE_TTL_ATTRIBUTE], nowMs));
     this.options.onProgress?.({ ...this.progress });
     return { items, ...(answer.LastEvaluatedKey !== undefined ? { lastKey: answer.LastEvaluatedKey } : {}) };
   }
+
+  /**
+   * The rows of `listed` (index items: their pk and sk), fetched by BatchGetItem in `listed`'s order. A row no
+   * longer there (deleted since the index read) is left out. Eventually consistent, as the index read before it.
+   */
+  private async fetchRows(listed: readonly StoredRow[]): Promise<StoredRow[]> {
+    const pkName = CAPTURE_PRIMARY_KEY.partitionKey;
+    const skName = CAPTURE_PRIMARY_KEY.sortKey;
+    const id = (row: Record<string, unknown>): string => `${String(row[pkName])}\u0000${String(row[skName])}`;
+    const found = new Map<string, StoredRow>();
+    const keys = listed.map((row) => ({ [pkName]: row[pkName], [skName]: row[skName] }));
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      let pending: Array<Record<string, unknown>> = keys.slice(i, i + BATCH_GET_KEYS);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > MAX_BATCH_GET_ATTEMPTS) {
+          throw new Error(
+            `BatchGetItem left ${pending.length} keys unprocessed after ${MAX_BATCH_GET_ATTEMPTS} calls`,
+          );
+        }
+        if (attempt > 1) await sleep(backoffMs(attempt - 1, this.options.batchGetBaseDelayMs ?? 50));
+        const answer = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.options.tableName]: { Keys: pending } } }),
+        );
+        this.progress.batchGets += 1;
+        for (const row of (answer.Responses?.[this.options.tableName] ?? []) as StoredRow[]) {
+          found.set(id(row), row);
+          this.progress.itemsFetched += 1;
+        }
+        pending = (answer.UnprocessedKeys?.[this.options.tableName]?.Keys ?? []) as Array<
+          Record<string, unknown>
+        >;
+      }
+    }
+    const rows: StoredRow[] = [];
+    for (const row of listed) {
+      const whole = found.get(id(row));
+      if (whole !== undefined) rows.push(whole);
+    }
+    return rows;
+  }
+}
+
+/** Marks a Query input whose index items are wanted as stored (no fetch): never sent to DynamoDB. */
+const KEYS_AS_STORED = Symbol('keysAsStored');
+
+/** Full jitter-free exponential backoff, capped at 2 s: unprocessed keys mean throttling, which passes. */
+function backoffMs(retry: number, baseMs: number): number {
+  return Math.min(2000, baseMs * 2 ** (retry - 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -35,9 +35,13 @@ export const RETENTION: readonly RetentionRule[] = [
   },
   {
     id: 'analytics',
-    store: 'S3 analytics copy (rows/rowType=…/dt=…, infra/analytics.ts)',
+    store: 'S3 analytics copy (Iceberg tables under iceberg/, partitioned by rowday; infra/analytics.ts)',
     retention:
-      'never expires (lifecycle rules only move objects to cheaper storage classes); the same columns as the ' +
-      'capture table. Erasure means rewriting the affected dt partitions without the visitor.',
+      'follows the capture table: the table stream (NEW_AND_OLD_IMAGES) turns every DynamoDB delete into an ' +
+      'Iceberg delete, those of TTL expiry included (the feed pipe forwards every REMOVE; it filters none), so a ' +
+      "row leaves the copy within Firehose's buffer (5 min) of leaving DynamoDB; an erasure also re-sends its " +
+      'deletes after that buffer (docs/erasure.md). The deleted bytes go when the table optimizers compact the ' +
+      'files and expire old snapshots (lpv:analyticsSnapshotRetentionDays, default 5) and their noncurrent S3 ' +
+      'versions expire (1 day by default); records Firehose could not apply (errors/) expire after 7 days by default.',
   },
 ];

@@ -36,7 +36,10 @@ export interface QueueItem {
   /** startTimeMs + 6 h: LivePerson forgets the session by then at the latest. */
   deadlineMs: number;
   enqueuedAtMs: number;
-  /** When the item is next due (ACTIVE only). While leased it equals leaseUntilMs. */
+  /**
+   * When the item is next due (ACTIVE only). A claim leaves it as it is (the lease hides the item from the due
+   * query until leaseUntilMs); the ack sets the next one.
+   */
   nextPollAtMs?: number;
   leaseOwner?: string;
   leaseUntilMs?: number;
@@ -60,16 +63,36 @@ export interface QueueItem {
   /** Why the item ended (terminal states). */
   reason?: string;
   endedAtMs?: number;
-  /** Digests of the capture rows already stored for this session (change detection). */
+  /**
+   * Digests of the capture rows already stored for this session (change detection). Stored on the item's side
+   * item (CAPTURE_STATE_FIELDS), read with Queue.loadRowDigests; a claimed item carries it only when an older
+   * version wrote it on the item itself.
+   */
   rowDigests?: string;
-  /** The last malformed or unexpected body, size-capped, for diagnosis (never logged). */
+  /**
+   * The last malformed or unexpected body, size-capped, for diagnosis (never logged). Stored on the side item
+   * (CAPTURE_STATE_FIELDS).
+   */
   lastBadBody?: string;
+  /**
+   * Lagging columns of capture rows not yet written (lib/poller/rewrite-rule.ts): a short JSON text, '' once
+   * written. On the item itself, not its side item: it changes on most polls, and the end of the session writes
+   * it into the rows.
+   */
+  deferredColumns?: string;
   /** Counts of what was captured: rows and events stored so far. */
   rowsStored?: number;
   eventsSeen?: number;
   /** DynamoDB TTL, epoch seconds: some days after the deadline. */
   expiresAtSec: number;
 }
+
+/**
+ * A due item as a due page lists it: what the poller needs to claim it and to order its tick (the due index
+ * copies no more: lib/store/schema.ts). The claim answers the whole item.
+ */
+export type DueItem = Pick<QueueItem, 'accountId' | 'visitorId' | 'sid' | 'state' | 'deadlineMs'> &
+  Partial<Pick<QueueItem, 'nextPollAtMs' | 'leaseUntilMs'>>;
 
 export interface EnqueueRequest {
   visitorId: string;
@@ -132,17 +155,24 @@ export function toEnqueueRequest(input: Record<string, unknown>): EnqueueRequest
 /** The queue port the poller and the enqueuers use. */
 export interface Queue {
   enqueue(accountId: string, requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]>;
-  /** Pages of due ACTIVE items (nextPollAtMs <= nowMs, or every ACTIVE one when `force`). */
+  /**
+   * Pages of due ACTIVE items not under a live lease (nextPollAtMs <= nowMs, or every ACTIVE one when `force`).
+   */
   duePages(
     accountId: string,
     nowMs: number,
     options: { pageSize: number; force: boolean },
-  ): AsyncIterable<QueueItem[]>;
+  ): AsyncIterable<DueItem[]>;
   /**
    * Claims an item for `owner` with a conditional update: it must be ACTIVE, not leased by a live lease, not
-   * claimed since `tickStartMs`, and (unless `force`) due. Returns the claimed item or undefined.
+   * claimed since `tickStartMs`, and (unless `force`) due. Returns the claimed item (whole) or undefined.
    */
-  claim(item: QueueItem, claim: ClaimRequest): Promise<QueueItem | undefined>;
+  claim(item: DueItem, claim: ClaimRequest): Promise<QueueItem | undefined>;
+  /**
+   * The digests of the rows stored so far for a claimed item's session (rowDigests), read only when an answer
+   * is to be stored. An ack that gives rowDigests or lastBadBody writes them where this reads them.
+   */
+  loadRowDigests(item: QueueItem): Promise<string | undefined>;
   /** Hands a claimed item back untouched (lease removed, due again at its previous nextPollAtMs). */
   release(item: QueueItem, owner: string): Promise<void>;
   /** Records a poll's result; conditional on still holding the lease. False when the lease was lost. */
@@ -178,7 +208,18 @@ export const ACK_OPTIONAL_FIELDS = [
   'eventsSeen',
   'emptyCount',
   'complete',
+  'deferredColumns',
 ] as const satisfies readonly (keyof QueueItem)[];
+
+/**
+ * The ack's fields kept on the item's side item rather than on the item (lib/keys.ts queueCaptureStateKey):
+ * large, and changed by few polls, where every claim and ack rewrites the item and is billed on its size. An
+ * ack writes them only when given (rowDigests: only when the stored rows changed).
+ */
+export const CAPTURE_STATE_FIELDS = [
+  'rowDigests',
+  'lastBadBody',
+] as const satisfies readonly (typeof ACK_OPTIONAL_FIELDS)[number][];
 
 export type AckUpdate = Pick<
   QueueItem,

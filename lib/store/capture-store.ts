@@ -32,6 +32,22 @@ export interface PutRowsOptions {
   deadlineMs?: number;
 }
 
+/** Columns to set on one stored row (the poller's deferred lagging columns, lib/poller/rewrite-rule.ts). */
+export interface RowUpdate {
+  pk: string;
+  sk: string;
+  set: StoredRow;
+}
+
+/** What one `updateRows` did: every update given ends in exactly one of the three counts. */
+export interface UpdateStats {
+  rowsUpdated: number;
+  /** Rows not there (erased, expired): never made again by an update. */
+  rowsMissing: number;
+  /** Updates not sent or not accepted before the deadline or the retries ran out. */
+  rowsUnwritten: number;
+}
+
 /** The capture store port: idempotent puts of deterministic-key rows, and reads of one session. */
 export interface CaptureStore {
   /**
@@ -40,6 +56,11 @@ export interface CaptureStore {
    * client's retries), and then says nothing of what was written before it.
    */
   putRows(rows: readonly StoredRow[], options?: PutRowsOptions): Promise<WriteStats>;
+  /**
+   * Sets columns of rows already stored, each only if its row exists (idempotent). Throws as putRows for a
+   * whole-request failure.
+   */
+  updateRows(updates: readonly RowUpdate[], options?: PutRowsOptions): Promise<UpdateStats>;
   sessionRows(accountId: string, sid: string): Promise<StoredRow[]>;
 }
 

@@ -45,6 +45,7 @@
 import {
   BatchWriteItemCommand,
   PutItemCommand,
+  UpdateItemCommand,
   type AttributeValue,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -57,8 +58,10 @@ import {
   emptyWriteStats,
   type CaptureStore,
   type PutRowsOptions,
+  type RowUpdate,
   type StoredRow,
   type StoredScalar,
+  type UpdateStats,
   type WriteStats,
 } from './capture-store';
 import { batchBackoffMs, isThrottlingError } from './dynamo';
@@ -529,6 +532,56 @@ export class DynamoCaptureStore implements CaptureStore {
       }
       if (!(await this.backoff(attempt, deadlineMs))) return 'unwritten';
     }
+  }
+
+  async updateRows(updates: readonly RowUpdate[], options: PutRowsOptions = {}): Promise<UpdateStats> {
+    const stats: UpdateStats = { rowsUpdated: 0, rowsMissing: 0, rowsUnwritten: 0 };
+    // One UpdateItem per row: a few rows, once per session (its end), each billed on its own size alone.
+    for (const update of updates) {
+      const names: Record<string, string> = { '#pk': CAPTURE_PRIMARY_KEY.partitionKey };
+      const values: Record<string, AttributeValue> = {};
+      const assignments = Object.entries(update.set).map(([column, value], i) => {
+        names[`#c${i}`] = column;
+        values[`:v${i}`] = captureItem({ v: value }).v as AttributeValue;
+        return `#c${i} = :v${i}`;
+      });
+      if (assignments.length === 0) continue;
+      for (let attempt = 1; ; attempt++) {
+        if (this.pastDeadline(options.deadlineMs)) {
+          stats.rowsUnwritten++;
+          break;
+        }
+        try {
+          await this.client.send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: {
+                [CAPTURE_PRIMARY_KEY.partitionKey]: { S: update.pk },
+                [CAPTURE_PRIMARY_KEY.sortKey]: { S: update.sk },
+              },
+              UpdateExpression: `SET ${assignments.join(', ')}`,
+              // An erased or expired row is not made again with only these columns.
+              ConditionExpression: 'attribute_exists(#pk)',
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            }),
+          );
+          stats.rowsUpdated++;
+          break;
+        } catch (error) {
+          if (errorName(error) === 'ConditionalCheckFailedException') {
+            stats.rowsMissing++;
+            break;
+          }
+          if (!isThrottlingError(error)) throw error;
+        }
+        if (!(await this.backoff(attempt, options.deadlineMs))) {
+          stats.rowsUnwritten++;
+          break;
+        }
+      }
+    }
+    return stats;
   }
 
   async sessionRows(accountId: string, sid: string): Promise<StoredRow[]> {

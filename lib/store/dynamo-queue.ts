@@ -15,14 +15,17 @@ import {
   dueShardOf,
   QUEUE_DUE_INDEX,
   QUEUE_DUE_SHARDS,
+  queueCaptureStateKey,
   queueKey,
   tickSummaryKey,
 } from '../keys';
 import {
   ACK_OPTIONAL_FIELDS,
+  CAPTURE_STATE_FIELDS,
   ERASED_STATE,
   type AckUpdate,
   type ClaimRequest,
+  type DueItem,
   type EnqueueRequest,
   type EnqueueResult,
   type Queue,
@@ -52,13 +55,52 @@ function toItem(stored: Record<string, unknown>): QueueItem {
   return item;
 }
 
-/** The queue on DynamoDB. Correctness rests on conditional single-item writes only (no transactions). */
+/** What a due page's item holds: the due index's projection (lib/store/schema.ts), keys aside. */
+function toDueItem(stored: Record<string, unknown>): DueItem {
+  const { accountId, visitorId, sid, state, deadlineMs, nextPollAtMs, leaseUntilMs } = stored as Partial<
+    StoredQueueItem & DueItem
+  >;
+  return {
+    accountId: accountId as string,
+    visitorId: visitorId as string,
+    sid: sid as string,
+    state: state as DueItem['state'],
+    deadlineMs: deadlineMs as number,
+    ...(nextPollAtMs !== undefined ? { nextPollAtMs } : {}),
+    ...(leaseUntilMs !== undefined ? { leaseUntilMs } : {}),
+  };
+}
+
+export interface DynamoQueueOptions {
+  /**
+   * The index due items are read from. @default QUEUE_DUE_INDEX.indexName; the legacy `due` index only while a
+   * stack is migrated (StorageSettings.queueDueIndex).
+   */
+  dueIndexName?: string;
+}
+
+/**
+ * The queue on DynamoDB. Correctness rests on conditional single-item writes only (no transactions).
+ *
+ * Cost (issue 16, docs/cost.md): every poll claims and acks its item, and DynamoDB bills a write on the whole
+ * item (the larger of before and after, per KB) in the table, and on the index item in each index whose copy it
+ * changes (twice when it moves the index key). So the queue item holds only small fields (~0.5 KB: 1 unit), the
+ * due index copies only what its readers need (below 1 KB: 1 unit), a claim leaves the index key alone (the
+ * lease, projected, makes the due query skip the item), and what is large and changes seldom (the stored rows'
+ * digests, the last bad body) lives on a side item (queueCaptureStateKey), written only when it changes and read
+ * only when an answer is to be stored.
+ */
 export class DynamoQueue implements Queue {
+  private readonly dueIndexName: string;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly clockNowMs: () => number,
-  ) {}
+    options: DynamoQueueOptions = {},
+  ) {
+    this.dueIndexName = options.dueIndexName ?? QUEUE_DUE_INDEX.indexName;
+  }
 
   async enqueue(accountId: string, requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
     const limit = pLimit(16);
@@ -139,7 +181,7 @@ export class DynamoQueue implements Queue {
     accountId: string,
     nowMs: number,
     options: { pageSize: number; force: boolean },
-  ): AsyncIterable<QueueItem[]> {
+  ): AsyncIterable<DueItem[]> {
     type Cursor = { shard: string; startKey?: Record<string, unknown>; done: boolean };
     const cursors: Cursor[] = Array.from({ length: QUEUE_DUE_SHARDS }, (_, i) => ({
       shard: dueShardKey(accountId, i),
@@ -154,16 +196,20 @@ export class DynamoQueue implements Queue {
             const answer = await this.client.send(
               new QueryCommand({
                 TableName: this.tableName,
-                IndexName: QUEUE_DUE_INDEX.indexName,
+                IndexName: this.dueIndexName,
                 KeyConditionExpression: options.force
                   ? 'dueShard = :shard'
                   : 'dueShard = :shard AND nextPollAtMs <= :now',
-                FilterExpression: '#state = :active',
+                // A claimed item keeps its place in the index (a claim does not move the key): its live lease
+                // hides it, so that an overlapping tick does not spend a refused claim on it. A filtered item
+                // is still read (and billed), but reads cost a fifth of a write.
+                FilterExpression:
+                  '#state = :active AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs <= :now)',
                 ExpressionAttributeNames: { '#state': 'state' },
                 ExpressionAttributeValues: {
                   ':shard': cursor.shard,
                   ':active': 'ACTIVE',
-                  ...(options.force ? {} : { ':now': nowMs }),
+                  ':now': nowMs,
                 },
                 Limit: options.pageSize,
                 ...(cursor.startKey ? { ExclusiveStartKey: cursor.startKey } : {}),
@@ -171,7 +217,7 @@ export class DynamoQueue implements Queue {
             );
             cursor.startKey = answer.LastEvaluatedKey;
             cursor.done = answer.LastEvaluatedKey === undefined;
-            return (answer.Items ?? []).map(toItem);
+            return (answer.Items ?? []).map(toDueItem);
           }),
       );
       for (const items of pages) if (items.length > 0) yield items;
@@ -182,16 +228,16 @@ export class DynamoQueue implements Queue {
   // skips DocumentClient's generic walk over every command's input and output (measured 0.1–0.3 ms of CPU per
   // call on this machine, against ~1.5 ms for the whole call). Same expressions, same items.
 
-  async claim(item: QueueItem, claim: ClaimRequest): Promise<QueueItem | undefined> {
+  async claim(item: DueItem, claim: ClaimRequest): Promise<QueueItem | undefined> {
     try {
       const answer = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { pk: { S: queueKey(item.accountId, item.visitorId, item.sid) } },
-          // While leased, the item is not due: if this poller dies, it becomes due again when the lease ends.
-          UpdateExpression:
-            'SET leaseOwner = :owner, leaseUntilMs = :leaseUntil, prevNextPollAtMs = nextPollAtMs, ' +
-            'nextPollAtMs = :leaseUntil, lastClaimedAtMs = :now',
+          // While leased, the item is not due (the due query skips a live lease): if this poller dies, it is due
+          // again when the lease ends. nextPollAtMs, the index's sort key, stays: moving it would cost the index
+          // a delete and a put, where the lease (projected) costs one small update.
+          UpdateExpression: 'SET leaseOwner = :owner, leaseUntilMs = :leaseUntil, lastClaimedAtMs = :now',
           ConditionExpression:
             '#state = :active AND attribute_exists(dueShard) ' +
             'AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs <= :now) ' +
@@ -224,9 +270,9 @@ export class DynamoQueue implements Queue {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: queueKey(item.accountId, item.visitorId, item.sid) },
-          UpdateExpression:
-            'SET nextPollAtMs = prevNextPollAtMs REMOVE leaseOwner, leaseUntilMs, prevNextPollAtMs',
-          ConditionExpression: 'leaseOwner = :owner AND attribute_exists(prevNextPollAtMs)',
+          // The claim left nextPollAtMs as it was: without the lease the item is due again at that time.
+          UpdateExpression: 'REMOVE leaseOwner, leaseUntilMs',
+          ConditionExpression: 'leaseOwner = :owner',
           ExpressionAttributeValues: { ':owner': owner },
         }),
       );
@@ -246,9 +292,20 @@ export class DynamoQueue implements Queue {
       lastOutcome: update.lastOutcome,
       lastPolledAtMs: update.lastPolledAtMs,
     };
+    const captureState: Partial<Pick<QueueItem, (typeof CAPTURE_STATE_FIELDS)[number]>> = {};
     for (const key of ACK_OPTIONAL_FIELDS) {
-      if (update[key] !== undefined) set[key] = update[key];
+      if (update[key] === undefined) continue;
+      if ((CAPTURE_STATE_FIELDS as readonly string[]).includes(key)) {
+        (captureState as Record<string, unknown>)[key] = update[key];
+      } else {
+        set[key] = update[key];
+      }
     }
+    // The side item first: if the ack is then refused (the lease lost), the digests it holds are still those of
+    // rows that were stored, and the next owner writes fewer rows again. An item written by an older version
+    // held these fields itself: once they are on the side item, the item's own copies go (REMOVE below).
+    const movedToSide = Object.keys(captureState);
+    if (movedToSide.length > 0) await this.saveCaptureState(item, captureState);
     if (!terminal) {
       if (update.nextPollAtMs === undefined) throw new TypeError('an ACTIVE ack needs nextPollAtMs');
       set.nextPollAtMs = update.nextPollAtMs;
@@ -261,10 +318,12 @@ export class DynamoQueue implements Queue {
       return `#a${i} = :v${i}`;
     });
     // A terminal item leaves the sparse due index: dueShard and nextPollAtMs go.
+    // prevNextPollAtMs: left by a claim of an older version (which moved nextPollAtMs), never written now.
     const removals = [
       'leaseOwner',
       'leaseUntilMs',
       'prevNextPollAtMs',
+      ...movedToSide,
       ...(terminal ? ['dueShard', 'nextPollAtMs'] : []),
     ];
     try {
@@ -283,6 +342,59 @@ export class DynamoQueue implements Queue {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * The digests of the rows stored for the claimed item's session: from its side item, or from the item itself
+   * when an older version wrote them there. No read when the item says no row was stored yet. Eventually
+   * consistent (half the price): the side item was written by an earlier poll, and digests read stale only make
+   * rows be written again (idempotent puts), never skipped (digests are only ever added).
+   */
+  async loadRowDigests(item: QueueItem): Promise<string | undefined> {
+    if (item.rowDigests !== undefined) return item.rowDigests;
+    if (!((item.rowsStored ?? 0) > 0)) return undefined;
+    const answer = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: queueCaptureStateKey(item.accountId, item.visitorId, item.sid) },
+        ProjectionExpression: 'rowDigests',
+      }),
+    );
+    const digests = answer.Item?.rowDigests;
+    return typeof digests === 'string' ? digests : undefined;
+  }
+
+  /**
+   * Writes the given side-item fields (an UpdateItem: the other field stays). It expires with its queue item
+   * (same TTL); `lpv forget` deletes it with the item's tombstone (lib/store/dynamo-erasure.ts).
+   */
+  private async saveCaptureState(
+    item: QueueItem,
+    fields: Partial<Pick<QueueItem, (typeof CAPTURE_STATE_FIELDS)[number]>>,
+  ): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const assignments: string[] = [];
+    // A hand-edited item may lack its TTL: the side item then lacks one too, as the item does.
+    if (typeof item.expiresAtSec === 'number') {
+      names['#ttl'] = 'expiresAtSec';
+      values[':ttl'] = item.expiresAtSec;
+      assignments.push('#ttl = :ttl');
+    }
+    for (const [i, [key, value]] of Object.entries(fields).entries()) {
+      names[`#c${i}`] = key;
+      values[`:c${i}`] = value;
+      assignments.push(`#c${i} = :c${i}`);
+    }
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: queueCaptureStateKey(item.accountId, item.visitorId, item.sid) } },
+        UpdateExpression: `SET ${assignments.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: marshall(values, MARSHALL_OPTIONS),
+      }),
+    );
   }
 
   /** Every item of the account (operators' listing; a Scan is fine for this rare, small, admin read). */

@@ -74,7 +74,12 @@ export function createTableInput(definition: TableDefinition, tableName: string)
               { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
               { AttributeName: index.sortKey.name, KeyType: 'RANGE' as const },
             ],
-            Projection: { ProjectionType: index.projection },
+            Projection: {
+              ProjectionType: index.projection,
+              ...(index.nonKeyAttributes !== undefined
+                ? { NonKeyAttributes: [...index.nonKeyAttributes] }
+                : {}),
+            },
           })),
         }
       : {}),

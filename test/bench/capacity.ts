@@ -25,14 +25,19 @@ import { newFlattenPlans } from '../../lib/capture/flatten';
 import { HOUR_MS, MINUTE_MS, SESSION_MAX_AGE_MS, ManualClock } from '../../lib/clock';
 import { measureCompleteness } from '../../lib/completeness';
 import type { StorageSettings } from '../../lib/config';
-import { CAPTURE_INDEXES, QUEUE_DUE_INDEX } from '../../lib/keys';
+import { QUEUE_DUE_INDEX } from '../../lib/keys';
 import type { VisitStateSource } from '../../lib/liveperson/client';
 import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
 import type { FetchOutcome } from '../../lib/liveperson/outcome';
 import type { VisitState } from '../../lib/liveperson/types';
 import { silentLog } from '../../lib/log';
 import { Poller, type TickSummary } from '../../lib/poller/poller';
-import { defaultPollPolicy } from '../../lib/poller/policy';
+import { rowByteSize } from '../../lib/capture/rows';
+import { resolveCaptureIndexes } from '../../lib/query/indexes';
+import { CaptureReader } from '../../lib/query/reader';
+import type { StoredRow } from '../../lib/store/capture-store';
+import { DEFAULT_POLL_CADENCE } from '../../lib/poll-cadence';
+import { pollPolicy } from '../../lib/poller/policy';
 import { createPrivacyPolicy, type PrivacyPolicy } from '../../lib/privacy/policy';
 import type { QueueItem } from '../../lib/queue/model';
 import { Random } from '../../lib/simulator/random';
@@ -40,6 +45,7 @@ import type { ScriptStep } from '../../lib/simulator/scripts';
 import { DEFAULT_SIMULATOR_CREDENTIALS, VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld, type SessionInfo } from '../../lib/simulator/world';
 import { ensureTables } from '../../lib/store/dynamo';
+import { CAPTURE_TABLE, QUEUE_TABLE, type TableDefinition } from '../../lib/store/schema';
 import { createStorage, createVisitClient, type Storage } from '../../lib/wiring';
 import { startDynamoDbLocal } from '../support/local-dynamo';
 import {
@@ -67,7 +73,13 @@ export interface CapacityOptions {
 export const DEFAULT_CAPACITY_OPTIONS: CapacityOptions = { visitors: 120, seed: 42, arrivalWindowMin: 90 };
 
 /** Deployment defaults (infra/config.ts CONTEXT_DEFAULTS) the poller runs with here. */
-const POLLER = { concurrency: 32, pollIntervalSec: 600, leaseSec: 45, schedulePeriodSec: 60 } as const;
+// The deployment's default cadence (lib/poll-cadence.ts), as createPoller builds it from unset settings.
+const POLLER = {
+  concurrency: 32,
+  pollIntervalSec: DEFAULT_POLL_CADENCE.pollIntervalSec,
+  leaseSec: 45,
+  schedulePeriodSec: 60,
+} as const;
 
 /** The default sprinkle of lib/local/run.ts (DEFAULT_LOCAL_FAULTS) that scripts can express, per request. */
 const SCRIPTED_FAULT_RATES: ReadonlyArray<[ScriptStep, number]> = [
@@ -124,6 +136,24 @@ export interface ScenarioMeasurement {
   storage: StorageBytes;
   /** Machine-dependent (wall time): not part of what the figure compares. */
   timing: TickTiming;
+  /** The analyst listings' read units after the run (traffic only; absent in measurements made before them). */
+  queryReads?: QueryRead[];
+}
+
+/**
+ * One `lpv query` listing read through CaptureReader on the metered client after the traffic run (the indexes
+ * copy keys only: an index Query, then BatchGetItem for the rows). `allIndexEstimate`: the read units the same
+ * rows would cost read straight from an ALL-projected index (their bytes / 4 KB, halved: eventually consistent),
+ * an estimate for comparison, not a measurement.
+ */
+export interface QueryRead {
+  listing: string;
+  rows: number;
+  queries: number;
+  batchGets: number;
+  /** Capture read units metered (table and indexes). */
+  readUnits: number;
+  allIndexEstimate: number;
 }
 
 export interface StorageBytes {
@@ -248,7 +278,7 @@ function benchPoller(
     {
       accountId: ACCOUNT,
       concurrency: POLLER.concurrency,
-      policy: defaultPollPolicy(POLLER.pollIntervalSec),
+      policy: pollPolicy(DEFAULT_POLL_CADENCE),
       leaseMs: POLLER.leaseSec * 1000,
       // No cap: a cap only spreads requests over wall time, which stands outside this clock.
       maxRequestsPerSec: 0,
@@ -310,13 +340,18 @@ async function tickLoop(
   return { reading: meter.reading(), summaries, timing: timingOf(samples), outcomes };
 }
 
-/** Bytes a table and its indexes hold (items scanned, sized by item-size.ts; ALL-projected indexes). */
+/**
+ * Bytes a table and its indexes hold (items scanned, sized by item-size.ts). An index item holds what its
+ * projection copies: the whole item (ALL), or the table's keys, its own keys and (INCLUDE) its listed attributes,
+ * plus DynamoDB's 100 bytes of overhead either way.
+ */
 async function tableBytes(
   storage: Storage,
   tableName: string,
-  indexes: ReadonlyArray<{ indexName: string; partitionKey: string; sortKey: string }>,
+  definition: TableDefinition,
 ): Promise<{ items: number; bytes: Record<string, number> }> {
   const bytes: Record<string, number> = { table: 0 };
+  const tableKeys = [definition.partitionKey.name, ...(definition.sortKey ? [definition.sortKey.name] : [])];
   let items = 0;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
@@ -327,9 +362,19 @@ async function tableBytes(
       items++;
       const size = itemBytes(item) + ITEM_OVERHEAD_BYTES;
       bytes.table = (bytes.table ?? 0) + size;
-      for (const index of indexes) {
-        if (item[index.partitionKey] !== undefined && item[index.sortKey] !== undefined)
-          bytes[index.indexName] = (bytes[index.indexName] ?? 0) + size;
+      for (const index of definition.indexes) {
+        const pk = index.partitionKey.name;
+        const sk = index.sortKey.name;
+        if (item[pk] === undefined || item[sk] === undefined) continue;
+        let indexSize = size;
+        if (index.projection !== 'ALL') {
+          const copied = [...tableKeys, pk, sk, ...(index.nonKeyAttributes ?? [])];
+          const projected = Object.fromEntries(
+            Object.entries(item).filter(([name]) => copied.includes(name)),
+          ) as Record<string, AttributeValue>;
+          indexSize = itemBytes(projected) + ITEM_OVERHEAD_BYTES;
+        }
+        bytes[index.indexName] = (bytes[index.indexName] ?? 0) + indexSize;
       }
     }
     startKey = page.LastEvaluatedKey;
@@ -338,8 +383,8 @@ async function tableBytes(
 }
 
 async function storageBytes(storage: Storage, settings: StorageSettings): Promise<StorageBytes> {
-  const capture = await tableBytes(storage, settings.captureTable, CAPTURE_INDEXES);
-  const queue = await tableBytes(storage, settings.queueTable, [QUEUE_DUE_INDEX]);
+  const capture = await tableBytes(storage, settings.captureTable, CAPTURE_TABLE);
+  const queue = await tableBytes(storage, settings.queueTable, QUEUE_TABLE);
   return { captureItems: capture.items, capture: capture.bytes, queueItems: queue.items, queue: queue.bytes };
 }
 
@@ -440,6 +485,7 @@ async function runTraffic(
     );
     meter.pause();
     const bytes = await storageBytes(storage, settings);
+    const queryReads = await measureQueryReads(storage, settings, meter, sessions);
     // What the capture table holds, against the simulator's ground truth (as lib/local/run.ts measures it).
     const stored = new Map<string, string[]>();
     for (const s of sessions) {
@@ -460,25 +506,94 @@ async function runTraffic(
       })),
       async (sid) => stored.get(sid) ?? [],
     );
-    return scenario(
-      `${options.visitors} simulator visitors (seed ${options.seed}, arrivals over ${options.arrivalWindowMin} min, ` +
-        `scripted 5xx/429/reset sprinkle), default privacy policy with a test hash key`,
-      sessions.length,
-      loop,
-      bytes,
-      stats.requests,
-      {
-        produced: c.producedEvents,
-        stored: c.storedEvents,
-        observable: c.observableEvents,
-        storedObservable: c.storedObservableEvents,
-        duplicates: c.duplicates,
-      },
+    return scenarioWithReads(
+      queryReads,
+      scenario(
+        `${options.visitors} simulator visitors (seed ${options.seed}, arrivals over ${options.arrivalWindowMin} min, ` +
+          `scripted 5xx/429/reset sprinkle), default privacy policy with a test hash key`,
+        sessions.length,
+        loop,
+        bytes,
+        stats.requests,
+        {
+          produced: c.producedEvents,
+          stored: c.storedEvents,
+          observable: c.observableEvents,
+          storedObservable: c.storedObservableEvents,
+          duplicates: c.duplicates,
+        },
+      ),
     );
   } finally {
     storage.documentClient.destroy();
     await simulator.stop();
   }
+}
+
+function scenarioWithReads(queryReads: QueryRead[], s: ScenarioMeasurement): ScenarioMeasurement {
+  return { ...s, queryReads };
+}
+
+/**
+ * The analyst listings of `lpv query` over what the run stored, metered (capture reads are step `other`):
+ * every visitor's sessions, the sessions started in the run's first two hours, and the commonest event type over
+ * the same hours. The run's units were read before: the meter is reset here.
+ */
+async function measureQueryReads(
+  storage: Storage,
+  settings: StorageSettings,
+  meter: ReturnType<typeof installCapacityMeter>,
+  sessions: readonly SessionInfo[],
+): Promise<QueryRead[]> {
+  const range = { fromMs: START_MS, toMs: START_MS + 2 * HOUR_MS };
+  const types = new Map<string, number>();
+  for (const s of sessions) {
+    for (const row of await storage.store.sessionRows(ACCOUNT, s.sid)) {
+      if (row.rowType === 'event')
+        types.set(String(row.eventType), (types.get(String(row.eventType)) ?? 0) + 1);
+    }
+  }
+  const commonest =
+    [...types].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? 'viewedProduct';
+  const visitors = [...new Set(sessions.map((s) => s.visitorId))];
+  const listings: Array<[string, (reader: CaptureReader) => AsyncIterable<StoredRow>[]]> = [
+    [`query visitor (each of ${visitors.length} visitors)`, (r) => visitors.map((v) => r.visitorSessions(v))],
+    ['query sessions (the first 2 h of arrivals)', (r) => [r.sessionsInRange(range)]],
+    [`query events --type ${commonest} (the same 2 h)`, (r) => [r.eventsInRange(commonest, range)]],
+  ];
+  const reads: QueryRead[] = [];
+  for (const [listing, read] of listings) {
+    const reader = new CaptureReader(storage.documentClient, {
+      tableName: settings.captureTable,
+      accountId: ACCOUNT,
+      // Rows whose TTL has passed are left out by wall time; the run's rows expire in 2099 or never.
+      indexes: await resolveCaptureIndexes(storage.documentClient, settings.captureTable),
+    });
+    meter.reset();
+    meter.resume();
+    let rows = 0;
+    let bytes = 0;
+    for (const iterable of read(reader)) {
+      for await (const row of iterable) {
+        rows++;
+        bytes += rowByteSize(row);
+      }
+    }
+    meter.pause();
+    const units = Object.entries(meter.reading().units)
+      .filter(([k]) => parseUnitsKey(k).table === 'capture')
+      .reduce((a, [, u]) => a + u.read, 0);
+    const stats = reader.stats();
+    reads.push({
+      listing,
+      rows,
+      queries: stats.queries,
+      batchGets: stats.batchGets,
+      readUnits: units,
+      allIndexEstimate: (bytes / 4096) * 0.5,
+    });
+  }
+  return reads;
 }
 
 /**
@@ -785,6 +900,11 @@ export function capacityLines(m: CapacityMeasurement, baseline: CapacityMeasurem
     `    [7] spec example, units of its one session:`,
     ...unitsTable(e, be),
     `    [7] tick wall time here (machine-dependent, not compared; tools/cost's Lambda estimate): traffic ${timing(t)}`,
+    ...(t.queryReads ?? []).map(
+      (q) =>
+        `    [7] query reads, ${q.listing}: ${q.rows} rows, ${q.queries} queries + ${q.batchGets} BatchGetItem, ` +
+        `${fixed(q.readUnits, 1)} RRU (an ALL-projected index: ~${fixed(q.allIndexEstimate, 1)} RRU, estimated)`,
+    ),
   ];
 }
 

@@ -1,5 +1,5 @@
 /**
- * How a bench child process (figures 1, 2, 3, 5 and 6 run parts of themselves in one, see processes.ts's
+ * How a bench child process (figures 1, 2, 3 and 5 run parts of themselves in one, see processes.ts's
  * runTsChild and bundle.ts's runBundledChild) ends: exit 0 when `main` resolves, else its error on stderr and
  * exit 1.
  */

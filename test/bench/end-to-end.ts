@@ -28,7 +28,7 @@ import { flattenVisitState } from '../../lib/capture/flatten';
 import { MINUTE_MS, ManualClock, systemClock } from '../../lib/clock';
 import type { TickSummary } from '../../lib/poller/poller';
 import { rowDigest, serializeDigests } from '../../lib/poller/digests';
-import type { QueueItem } from '../../lib/queue/model';
+import type { DueItem } from '../../lib/queue/model';
 import { SimulatedWorld, type SessionInfo } from '../../lib/simulator/world';
 import type { StoredRow } from '../../lib/store/capture-store';
 import { benchPoller } from './bench-poller';
@@ -136,7 +136,7 @@ export async function referenceRate(
       sessions.map((s) => ({ visitorId: s.visitorId, sid: s.sid, startTimeMs: s.startTimeMs })),
     );
     const bySid = new Map(sessions.map((s) => [s.sid, s]));
-    const items: QueueItem[] = [];
+    const items: DueItem[] = [];
     for await (const page of storage.queue.duePages(REFERENCE_ACCOUNT, Date.now(), {
       pageSize: 100,
       force: false,

@@ -25,7 +25,7 @@ import { benchDynamoCalls } from './dynamo-calls';
 import { runBundledChild } from './bundle';
 import type { EndToEndOptions } from './end-to-end';
 import type { FetchPathOptions } from './fetch-path';
-import { benchIntervals } from './intervals';
+import { benchCadence, DEFAULT_CADENCE_OPTIONS } from './cadence';
 import { benchPeakRss } from './peak-rss';
 import { cpuAccount, killRunningChildren, machineBusyShare, runTsChild } from './processes';
 import { formatFigure, type Line } from './report';
@@ -39,9 +39,7 @@ interface Sizes {
   referenceWarmupPasses: number;
   rssSessions: number;
   flattenRounds: number;
-  intervalVisitors: number;
-  intervalSpeed: number;
-  intervalArrivalMin: number;
+  cadenceVisitors: number;
 }
 
 const FULL: Sizes = {
@@ -53,10 +51,8 @@ const FULL: Sizes = {
   referenceWarmupPasses: 5,
   rssSessions: 10_000,
   flattenRounds: 15,
-  // runLocal keeps its one-tick-per-simulated-minute schedule up to about this speed on 2 cores.
-  intervalVisitors: 12,
-  intervalSpeed: 400,
-  intervalArrivalMin: 10,
+  // Figure 7's traffic (about 75 s for the seven cadence settings).
+  cadenceVisitors: 120,
 };
 
 const QUICK: Sizes = {
@@ -68,10 +64,7 @@ const QUICK: Sizes = {
   referenceWarmupPasses: 4,
   rssSessions: 2000,
   flattenRounds: 7,
-  // Faster than the poller's schedule keeps up with: the table says so ("schedule kept").
-  intervalVisitors: 8,
-  intervalSpeed: 800,
-  intervalArrivalMin: 10,
+  cadenceVisitors: 40,
 };
 
 async function main(): Promise<number> {
@@ -157,16 +150,8 @@ async function main(): Promise<number> {
     ],
     [
       '6',
-      'poll interval trade-off',
-      () =>
-        benchIntervals({
-          visitors: sizes.intervalVisitors,
-          speed: sizes.intervalSpeed,
-          arrivalWindowMin: sizes.intervalArrivalMin,
-          intervalsSec: [300, 600, 1200],
-          defaultIntervalSec: 600,
-          parallel: Math.min(2, cores),
-        }),
+      'poll cadence trade-off',
+      () => benchCadence({ ...DEFAULT_CADENCE_OPTIONS, visitors: sizes.cadenceVisitors }),
     ],
     // The same size in --quick: its units are compared with the committed baseline's, measured at this size.
     ['7', 'capacity units per captured session', () => benchCapacity()],

@@ -28,7 +28,8 @@ describe('deployment configuration (cdk context)', () => {
       pollerMemoryMiB: 512,
       pollerTimeoutSec: 300,
       pollConcurrency: 32,
-      pollIntervalSec: 600,
+      pollIntervalSec: 840,
+      pollLastLook: true,
       leaseSec: 45,
       lpMaxRequestsPerSecond: 10,
       lostRatioThreshold: 0.02,
@@ -130,6 +131,38 @@ describe('deployment configuration (cdk context)', () => {
     [{ 'lpv:leaseSec': 50, 'lpv:pollerTimeoutSec': 30 }],
   ])('accepts timing settings that meet it: %j', (context) => {
     expect(() => load(context)).not.toThrow();
+  });
+
+  it('reads the cadence keys (lib/poll-cadence.ts): the intervals only when set, the last look on by default', () => {
+    expect(load({})).not.toHaveProperty('pollIntervalAfterEventsSec');
+    expect(load({})).not.toHaveProperty('pollQuietMaxIntervalSec');
+    expect(
+      load({
+        'lpv:pollIntervalSec': 600,
+        'lpv:pollIntervalAfterEventsSec': '200',
+        'lpv:pollQuietMaxIntervalSec': 2400,
+        'lpv:pollLastLook': 'false',
+      }),
+    ).toMatchObject({
+      pollIntervalSec: 600,
+      pollIntervalAfterEventsSec: 200,
+      pollQuietMaxIntervalSec: 2400,
+      pollLastLook: false,
+    });
+  });
+
+  it.each([
+    [
+      { 'lpv:pollIntervalAfterEventsSec': 30 },
+      /"lpv:pollIntervalAfterEventsSec": must be an integer from 60 to 3600/,
+    ],
+    [
+      { 'lpv:pollQuietMaxIntervalSec': 600 },
+      /^cdk context "lpv:pollQuietMaxIntervalSec", "lpv:pollIntervalSec": lpv:pollQuietMaxIntervalSec \(600 s\) must be at least lpv:pollIntervalSec \(840 s\)/,
+    ],
+    [{ 'lpv:pollLastLook': 'sometimes' }, /"lpv:pollLastLook": must be true or false, got "sometimes"/],
+  ])('fails synthesis on the cadence %j with a message naming the key', (context, message) => {
+    expect(() => load(context)).toThrow(message);
   });
 
   it('loads what cdk.json ships: the 300 s poller timeout with the 45 s lease', () => {

@@ -39,7 +39,10 @@ function gsis(definition: typeof QUEUE_TABLE) {
       { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
       { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
     ],
-    Projection: { ProjectionType: index.projection },
+    Projection: {
+      ProjectionType: index.projection,
+      ...(index.nonKeyAttributes !== undefined ? { NonKeyAttributes: [...index.nonKeyAttributes] } : {}),
+    },
   }));
 }
 
@@ -142,9 +145,11 @@ describe('poller', () => {
       LP_ACCOUNT_ID: '12345678',
       LP_CREDENTIALS_SECRET_ID: 'lp-visit-capture/liveperson',
       QUEUE_TABLE: { Ref: queueId },
+      QUEUE_DUE_INDEX: QUEUE_TABLE.indexes[0]!.indexName,
       CAPTURE_TABLE: { Ref: captureId },
       POLL_CONCURRENCY: '32',
-      POLL_INTERVAL_SECONDS: '600',
+      POLL_INTERVAL_SECONDS: '840',
+      POLL_LAST_LOOK: 'true',
       LEASE_SECONDS: String(config.leaseSec),
       SCHEDULE_PERIOD_SECONDS: '60',
       LP_MAX_REQUESTS_PER_SECOND: '10',
@@ -184,9 +189,9 @@ describe('poller', () => {
 
     const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
     expect(dynamo.map((s) => [s.Sid, actionsOf(s)])).toEqual([
-      ['QueueItems', ['dynamodb:PutItem', 'dynamodb:UpdateItem']],
+      ['QueueItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
       ['QueueDueIndex', ['dynamodb:Query']],
-      ['CaptureRows', ['dynamodb:BatchWriteItem']],
+      ['CaptureRows', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ]);
     expect(bySid(statements, 'QueueItems').Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
     expect(bySid(statements, 'QueueDueIndex').Resource).toEqual({

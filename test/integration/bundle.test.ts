@@ -16,6 +16,7 @@ import {
   fetchMetricName,
 } from '../../lib/metrics';
 import type { QueueItem } from '../../lib/queue/model';
+import { QUEUE_DUE_INDEX } from '../../lib/keys';
 import {
   DEFAULT_SIMULATOR_CREDENTIALS,
   NO_FAULTS,
@@ -530,7 +531,7 @@ describe('the bundles, as Lambda runs them', () => {
         (a) => `${a.slice('dynamodb:'.length)}:${storage.queueTable}:`,
       ),
       ...POLLER_DYNAMODB_ACTIONS.queueDueIndex.map(
-        (a) => `${a.slice('dynamodb:'.length)}:${storage.queueTable}:due`,
+        (a) => `${a.slice('dynamodb:'.length)}:${storage.queueTable}:${QUEUE_DUE_INDEX.indexName}`,
       ),
       ...POLLER_DYNAMODB_ACTIONS.captureTable.map(
         (a) => `${a.slice('dynamodb:'.length)}:${storage.captureTable}:`,
@@ -538,8 +539,15 @@ describe('the bundles, as Lambda runs them', () => {
     ]);
     const used = new Set(dynamoCalls.map((c) => `${c.op}:${c.table}:${c.index ?? ''}`));
     expect([...used].filter((u) => !allowed.has(u))).toEqual([]);
-    // ...and the grant is not wider than what a tick uses.
-    expect([...allowed].filter((a) => !used.has(a))).toEqual([]);
+    // ...and the grant is not wider than what a tick uses, but for the paths this one first tick cannot take:
+    // the side item's digests are read only when a session is polled again, a row goes alone by PutItem only
+    // when DynamoDB refused its batch, and deferred columns are written into rows only at a session's end.
+    const notOnAFirstTick = new Set([
+      `GetItem:${storage.queueTable}:`,
+      `PutItem:${storage.captureTable}:`,
+      `UpdateItem:${storage.captureTable}:`,
+    ]);
+    expect([...allowed].filter((a) => !used.has(a) && !notOnAFirstTick.has(a))).toEqual([]);
     // The secrets it read: the LivePerson credentials and the privacy hash key (at the tick's start), no other.
     expect(new Set(secretReads)).toEqual(
       new Set([

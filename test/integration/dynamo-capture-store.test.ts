@@ -103,6 +103,20 @@ describe.each(storageBackends())('DynamoCaptureStore on $name', ({ start }) => {
     client.destroy();
   });
 
+  it('updates columns of stored rows only, never making a row that is not there (erased, expired)', async () => {
+    const { store, client } = await freshStore();
+    await store.putRows([row(1, { timeOnPage: 10, title: 'kept' })]);
+    const stats = await store.updateRows([
+      { pk: String(row(1).pk), sk: String(row(1).sk), set: { timeOnPage: 25, capturedAtMs: 7 } },
+      { pk: String(row(2).pk), sk: String(row(2).sk), set: { timeOnPage: 99 } },
+    ]);
+    expect(stats).toEqual({ rowsUpdated: 1, rowsMissing: 1, rowsUnwritten: 0 });
+    const stored = await store.sessionRows('acct', 'sid1');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ sk: row(1).sk, timeOnPage: 25, capturedAtMs: 7, title: 'kept' });
+    client.destroy();
+  });
+
   it('stores a row of 400 KB+ of strings fitted: its largest column moved, cut, into the overflow', async () => {
     const { store, client } = await freshStore();
     const huge = row(1, { payload: 'é'.repeat(300_000), other: 'x'.repeat(100_000) });

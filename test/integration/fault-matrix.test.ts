@@ -57,6 +57,12 @@ const FINAL_WINDOW_MS = 14_000;
 const TICK_EVERY_MS = 2_000;
 /** Every tick's budget (`lpv poll --max-seconds`): row writes must end within it (issue point 9). */
 const TICK_BUDGET_SEC = 3;
+/**
+ * How far past its budget a tick may end: the acks and releases in flight at the deadline still complete (each
+ * one DynamoDB call through the proxy), and on a loaded 2-core CI runner that takes up to about a second. A row
+ * write that ignored the deadline would instead run on through its retry loop (many seconds of backoff).
+ */
+const TICK_OVERRUN_ALLOWANCE_MS = 1_500;
 
 /** FAULT_MATRIX_BACKEND=dynamodb-local: Amazon's DynamoDB Local (java) instead of dynalite. */
 const BACKEND = process.env.FAULT_MATRIX_BACKEND === 'dynamodb-local' ? 'DynamoDB Local' : 'dynalite';
@@ -653,7 +659,8 @@ describe(`fault matrix: lpv through the DynamoDB fault proxy, ${BACKEND} and the
           .filter(
             (t) =>
               t.summary !== undefined &&
-              t.summary.finishedAtMs - t.summary.startedAtMs > TICK_BUDGET_SEC * 1000 + 500,
+              t.summary.finishedAtMs - t.summary.startedAtMs >
+                TICK_BUDGET_SEC * 1000 + TICK_OVERRUN_ALLOWANCE_MS,
           )
           .map(
             (t) =>

@@ -14,6 +14,12 @@ import {
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import {
+  FirehoseClient,
+  PutRecordBatchCommand,
+  type PutRecordBatchCommandInput,
+} from '@aws-sdk/client-firehose';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { flattenVisitState } from '../../lib/capture/flatten';
@@ -24,11 +30,27 @@ import type { HttpRequest, HttpResponse } from '../../lib/enqueue/http';
 import { LEASE_SLACK_MS } from '../../lib/erasure/eraser';
 import { forgetVisitor } from '../../lib/erasure/forget';
 import { createEraser } from '../../lib/eraser-wiring';
-import { CAPTURE_KEY_ATTRIBUTES, capturePk, erasureAuditKey, queueVisitorKeyPrefix } from '../../lib/keys';
+import {
+  CAPTURE_BY_VISITOR,
+  CAPTURE_KEY_ATTRIBUTES,
+  capturePk,
+  erasedRowsKey,
+  erasureAuditKey,
+  LEGACY_CAPTURE_INDEX_NAMES,
+  LEGACY_QUEUE_DUE_INDEX_NAME,
+  QUEUE_DUE_INDEX,
+  queueVisitorKeyPrefix,
+} from '../../lib/keys';
+import { KeyedHasher } from '../../lib/privacy/hash';
+import { decodeHashKey } from '../../lib/privacy/key-provider';
+import { routeStreamRecord } from '../../lib/query/analytics-route';
+import type { AnalyticsSchema } from '../../lib/query/analytics-schema';
+import analyticsSchema from '../../lib/query/analytics-schema.json';
 import { silentLog } from '../../lib/log';
 import { ERASURE_METRIC, MemoryMetrics } from '../../lib/metrics';
 import type { StoredRow } from '../../lib/store/capture-store';
-import { createDocumentClient } from '../../lib/store/dynamo';
+import { createDocumentClient, createTableInput } from '../../lib/store/dynamo';
+import { captureTableDefinition, queueTableDefinition } from '../../lib/store/schema';
 import { DynamoCaptureStore } from '../../lib/store/dynamo-capture-store';
 import {
   DynamoErasureCapture,
@@ -58,8 +80,25 @@ const C = 'visitorHttpC';
 
 type Item = Record<string, unknown>;
 
+/** An eraser without a hash key or an analytics stream: none of these happen. */
+const NO_EXTRAS = { visitorHashUnavailable: 0, analyticsDeletesResent: 0, analyticsDeletesUnsent: 0 };
+
+/** The stack's hash key secret (as CloudFormation generates it), and one that cannot be read. */
+const HASH_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PrivacyHashKey-Hk1234';
+const HASH_SECRET_GONE = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PrivacyHashKey-Gone99';
+const HASH_KEY_TEXT = 'Q2hhbmdlTWVJbkFXUzBMb25nUmFuZG9tS2V5VGV4dDAxMjM0NTY3ODlhYmNkZWZn';
+const STREAM = 'lpv-analytics-feed';
+
 const secretsManager = mockClient(SecretsManagerClient);
+const firehose = mockClient(FirehoseClient);
+afterAll(() => firehose.restore());
 beforeAll(() => {
+  secretsManager
+    .on(GetSecretValueCommand, { SecretId: HASH_SECRET })
+    .resolves({ SecretString: JSON.stringify({ version: 1, key: HASH_KEY_TEXT }) });
+  secretsManager
+    .on(GetSecretValueCommand, { SecretId: HASH_SECRET_GONE })
+    .rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }));
   const notRotated = new ResourceNotFoundException({ message: 'no AWSPREVIOUS', $metadata: {} });
   const created = new Date(T0 - 86_400_000);
   for (const [secretId, token] of [
@@ -305,7 +344,14 @@ describe.each(storageBackends())('POST /forget and the eraser on $name', ({ star
     );
 
     const summary = await eraser({ owner: 'run-1', remainingMs: () => 290_000 });
-    expect(summary).toEqual({ pending: 1, done: 1, failed: 0, deferred: 0, oldestPendingAgeMs: 0 });
+    expect(summary).toEqual({
+      pending: 1,
+      done: 1,
+      failed: 0,
+      deferred: 0,
+      oldestPendingAgeMs: 0,
+      ...NO_EXTRAS,
+    });
     expect(metrics.gauges.get(ERASURE_METRIC.oldestPendingAgeMs)).toBe(0);
 
     const after = {
@@ -352,6 +398,7 @@ describe.each(storageBackends())('POST /forget and the eraser on $name', ({ star
       failed: 0,
       deferred: 0,
       oldestPendingAgeMs: 0,
+      ...NO_EXTRAS,
     });
   });
 
@@ -394,6 +441,7 @@ describe.each(storageBackends())('POST /forget and the eraser on $name', ({ star
       failed: 0,
       deferred: 0,
       oldestPendingAgeMs: 60_000,
+      ...NO_EXTRAS,
     });
     expect(metrics.gauges.get(ERASURE_METRIC.oldestPendingAgeMs)).toBe(60_000);
 
@@ -427,5 +475,207 @@ describe.each(storageBackends())('POST /forget and the eraser on $name', ({ star
       expect.objectContaining({ done: 1 }),
     );
     expect((await status(requestId)).status).toBe('done');
+  });
+
+  it("names the visitor by the poller's keyed hash, re-sends the deletes to the analytics stream after its buffer, and re-sends on resume after the stream refused them", async () => {
+    const D = 'visitorHttpD';
+    const rowsD = rowsOf(D, 'httpD1');
+    const store = new DynamoCaptureStore(client, settings.captureTable, new Set(CAPTURE_KEY_ATTRIBUTES));
+    expect((await store.putRows(rowsD)).rowsWritten).toBe(rowsD.length);
+    const extrasMetrics = new MemoryMetrics();
+    const withExtras = createEraser(
+      {
+        accountId: ACCOUNT,
+        storage: settings,
+        leaseSec: LEASE_SECONDS,
+        maxRequestsPerRun: 10,
+        hashKey: { hashKeySecretId: HASH_SECRET },
+        analytics: { streamName: STREAM, waitMs: 450_000 },
+      },
+      {
+        clock,
+        log: silentLog,
+        metrics: extrasMetrics,
+        documentClient: client,
+        sleep: async (ms) => clock.advanceMs(ms),
+        secretsManager: new SecretsManagerClient({ region: 'eu-west-1' }),
+        firehose: new FirehoseClient({ region: 'eu-west-1' }),
+      },
+    );
+    const requestId = String((await post('/forget', { visitorId: D }, FORGET_TOKEN)).body.requestId);
+
+    // 290 s cannot hold the lease + 15 s + the analytics buffer (450 s) + 90 s of work: not begun.
+    expect(await withExtras({ owner: 'extras-1', remainingMs: () => 290_000 })).toEqual(
+      expect.objectContaining({ pending: 1, done: 0, deferred: 1 }),
+    );
+
+    // The stream refuses every record: the rows are gone from DynamoDB, the erasure fails, the rows stay kept.
+    firehose.on(PutRecordBatchCommand).callsFake((input: PutRecordBatchCommandInput) => ({
+      FailedPutCount: input.Records?.length ?? 0,
+      RequestResponses: (input.Records ?? []).map(() => ({ ErrorCode: 'ServiceUnavailableException' })),
+    }));
+    const startMs = clock.nowMs();
+    expect(await withExtras({ owner: 'extras-2', remainingMs: () => 800_000 })).toEqual(
+      expect.objectContaining({ done: 0, failed: 1, analyticsDeletesUnsent: rowsD.length }),
+    );
+    // No poll could be in flight (D has no queue item): the buffer was waited from the first pass.
+    expect(clock.nowMs() - startMs).toBeGreaterThanOrEqual(450_000);
+    expect((await scanAll(client, settings.captureTable)).filter(ofVisitor(D, ['httpD1']))).toEqual([]);
+    const kept = (await scanAll(client, settings.queueTable)).filter((i) =>
+      String(i.pk).startsWith(erasedRowsKey(ACCOUNT, D)),
+    );
+    expect(kept.length).toBeGreaterThanOrEqual(2); // the page counter and at least one page
+    expect(extrasMetrics.counts.get(ERASURE_METRIC.analyticsDeletesUnsent)).toBe(rowsD.length);
+
+    // The next run, after the backoff, re-sends every kept row although DynamoDB no longer has them.
+    firehose.reset();
+    firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [] });
+    clock.advanceMs(60_000);
+    expect(await withExtras({ owner: 'extras-3', remainingMs: () => 800_000 })).toEqual(
+      expect.objectContaining({ done: 1, failed: 0, analyticsDeletesResent: rowsD.length }),
+    );
+    const records = firehose
+      .commandCalls(PutRecordBatchCommand)
+      .flatMap((call) => call.args[0].input.Records ?? [])
+      .map((r) => JSON.parse(Buffer.from(r.Data as Uint8Array).toString('utf8')) as unknown);
+    const routed = records.map((r) => routeStreamRecord(r, analyticsSchema as AnalyticsSchema));
+    expect(routed.every((d) => d.kind === 'route' && d.operation === 'delete')).toBe(true);
+    expect(
+      routed.map((d) => (d.kind === 'route' ? `${String(d.row.pk)} ${String(d.row.sk)}` : '')).sort(),
+    ).toEqual(rowsD.map((r) => `${String(r.pk)} ${String(r.sk)}`).sort());
+    expect(firehose.commandCalls(PutRecordBatchCommand)[0]?.args[0].input.DeliveryStreamName).toBe(STREAM);
+    // Once re-sent, nothing of the visitor is kept.
+    expect(
+      (await scanAll(client, settings.queueTable)).filter((i) =>
+        String(i.pk).startsWith(erasedRowsKey(ACCOUNT, D)),
+      ),
+    ).toEqual([]);
+
+    // The audit names D by the poller's keyed hash (the stack's secret), never by its id.
+    const hasher = new KeyedHasher({
+      bytes: (decodeHashKey(HASH_KEY_TEXT) as { bytes: Buffer }).bytes,
+      version: 1,
+    });
+    expect(await status(requestId)).toEqual(
+      expect.objectContaining({
+        status: 'done',
+        visitorHash: hasher.hash(D),
+        analyticsDeletesResent: rowsD.length,
+      }),
+    );
+    expect(JSON.stringify(await requestItem(requestId))).not.toContain(D);
+  });
+
+  it('still erases when the hash key cannot be read: the audit says the hash is unavailable, and the run counts it', async () => {
+    const E = 'visitorHttpE';
+    const store = new DynamoCaptureStore(client, settings.captureTable, new Set(CAPTURE_KEY_ATTRIBUTES));
+    await store.putRows(rowsOf(E, 'httpE1'));
+    const noKeyMetrics = new MemoryMetrics();
+    const noKey = createEraser(
+      {
+        accountId: ACCOUNT,
+        storage: settings,
+        leaseSec: LEASE_SECONDS,
+        maxRequestsPerRun: 10,
+        hashKey: { hashKeySecretId: HASH_SECRET_GONE },
+      },
+      {
+        clock,
+        log: silentLog,
+        metrics: noKeyMetrics,
+        documentClient: client,
+        sleep: async (ms) => clock.advanceMs(ms),
+        secretsManager: new SecretsManagerClient({ region: 'eu-west-1' }),
+      },
+    );
+    const requestId = String((await post('/forget', { visitorId: E }, FORGET_TOKEN)).body.requestId);
+    expect(await noKey({ owner: 'nokey-1', remainingMs: () => 290_000 })).toEqual(
+      expect.objectContaining({ done: 1, failed: 0, visitorHashUnavailable: 1 }),
+    );
+    expect(noKeyMetrics.counts.get(ERASURE_METRIC.visitorHashUnavailable)).toBe(1);
+    expect((await scanAll(client, settings.captureTable)).filter(ofVisitor(E, ['httpE1']))).toEqual([]);
+    const shown = await status(requestId);
+    expect(shown).toEqual(
+      expect.objectContaining({ status: 'done', visitorHash: 'unavailable (hash key unreadable)' }),
+    );
+    expect((await requestItem(requestId))?.visitorHashUnavailable).toBe(true);
+  });
+
+  it('mid-migration, POST /forget and the eraser query the indexes the storage settings name (the legacy ones)', async () => {
+    // Tables as a stack has them at the first step of both migrations: the legacy indexes beside the new ones.
+    const migrating: StorageSettings = {
+      ...dynamo.settings('forgetmig'),
+      queueDueIndex: LEGACY_QUEUE_DUE_INDEX_NAME,
+      captureByVisitorIndex: LEGACY_CAPTURE_INDEX_NAMES[CAPTURE_BY_VISITOR.indexName]!,
+    };
+    const own = createDocumentClient(migrating);
+    try {
+      for (const [definition, name] of [
+        [queueTableDefinition('add'), migrating.queueTable],
+        [captureTableDefinition('add-visitor'), migrating.captureTable],
+      ] as const) {
+        await own.send(new CreateTableCommand(createTableInput(definition, name)));
+        // dynalite answers CREATING for a moment.
+        for (let attempt = 0; ; attempt++) {
+          const { Table } = await own.send(new DescribeTableCommand({ TableName: name }));
+          const indexes = Table?.GlobalSecondaryIndexes ?? [];
+          if (Table?.TableStatus === 'ACTIVE' && indexes.every((i) => i.IndexStatus === 'ACTIVE')) break;
+          if (attempt > 100) throw new Error(`${name} not ACTIVE`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      const queried: string[] = [];
+      own.middlewareStack.add(
+        (next) => async (args) => {
+          const index = (args.input as { IndexName?: unknown }).IndexName;
+          if (typeof index === 'string') queried.push(index);
+          return next(args);
+        },
+        { step: 'initialize', name: 'recordIndexName' },
+      );
+      // A visitor known only to the capture table: its sessions come from the byVisitor index alone.
+      const M = 'visitorHttpM';
+      const rows = rowsOf(M, 'httpM1');
+      const store = new DynamoCaptureStore(own, migrating.captureTable, new Set(CAPTURE_KEY_ATTRIBUTES));
+      expect((await store.putRows(rows)).rowsWritten).toBe(rows.length);
+
+      const forget = createForgetEndpoint(
+        {
+          accountId: ACCOUNT,
+          storage: migrating,
+          tokenSecretId: FORGET_SECRET,
+          tokenCacheSec: 300,
+          previousTokenValidSec: 3600,
+        },
+        { clock, log: silentLog, metrics: new MemoryMetrics(), documentClient: own },
+      );
+      const accepted = await forget({
+        headers: { authorization: `Bearer ${FORGET_TOKEN}` },
+        body: JSON.stringify({ visitorId: M }),
+        isBase64Encoded: false,
+      });
+      expect(accepted.statusCode).toBe(202);
+      const run = createEraser(
+        { accountId: ACCOUNT, storage: migrating, leaseSec: LEASE_SECONDS, maxRequestsPerRun: 10 },
+        {
+          clock,
+          log: silentLog,
+          metrics: new MemoryMetrics(),
+          documentClient: own,
+          sleep: async (ms) => clock.advanceMs(ms),
+        },
+      );
+      expect(await run({ owner: 'migrating', remainingMs: () => 290_000 })).toEqual(
+        expect.objectContaining({ pending: 1, done: 1, failed: 0 }),
+      );
+      expect((await scanAll(own, migrating.captureTable)).filter(ofVisitor(M, ['httpM1']))).toEqual([]);
+      expect([...new Set(queried)].sort()).toEqual(
+        [migrating.captureByVisitorIndex, migrating.queueDueIndex].sort(),
+      );
+      expect(queried).not.toContain(QUEUE_DUE_INDEX.indexName);
+      expect(queried).not.toContain(CAPTURE_BY_VISITOR.indexName);
+    } finally {
+      own.destroy();
+    }
   });
 });

@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import { PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import { flattenVisitState } from '../../lib/capture/flatten';
 import { buildOutcomeRow } from '../../lib/capture/outcome-row';
 import { HOUR_MS, ManualClock, systemClock } from '../../lib/clock';
@@ -14,10 +16,10 @@ import { BearerAuth } from '../../lib/enqueue/auth';
 import { handleEnqueueRequest } from '../../lib/enqueue/endpoint';
 import { forgetVisitor, type ForgetReport } from '../../lib/erasure/forget';
 import { planQueueErasure } from '../../lib/erasure/plan';
-import { capturePk, queueKey, queueVisitorKeyPrefix } from '../../lib/keys';
+import { capturePk, queueCaptureStateKey, queueKey, queueVisitorKeyPrefix } from '../../lib/keys';
 import { silentLog } from '../../lib/log';
 import { MemoryMetrics } from '../../lib/metrics';
-import type { AckUpdate, QueueItem } from '../../lib/queue/model';
+import type { AckUpdate, DueItem, QueueItem } from '../../lib/queue/model';
 import type { StoredRow } from '../../lib/store/capture-store';
 import { createDocumentClient } from '../../lib/store/dynamo';
 import { DynamoCaptureStore } from '../../lib/store/dynamo-capture-store';
@@ -42,6 +44,13 @@ const A = 'visitorA';
 const B = 'visitorA.2';
 
 type Item = Record<string, unknown>;
+
+/** What the report says of the analytics copy without LPV_ANALYTICS_STREAM. */
+const STREAM_ONLY =
+  "erased by the capture table's stream alone (LPV_ANALYTICS_STREAM not set: no deletes re-sent; " +
+  'docs/erasure.md, "The analytics copy")';
+const firehose = mockClient(FirehoseClient);
+afterAll(() => firehose.restore());
 
 /** The capture rows a successful poll of (visitor, sid) stores: the example answer, flattened. */
 function pollRows(visitorId: string, sid: string, capturedAtMs: number): StoredRow[] {
@@ -166,6 +175,13 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
     String(item.pk).startsWith(queueVisitorKeyPrefix(ACCOUNT, A)) ||
     ['sessionA1', 'sessionA2', 'sessionA3', 'sessionA4'].some((sid) => item.pk === capturePk(ACCOUNT, sid));
   const audits = (items: Item[]): Item[] => items.filter((i) => String(i.pk).startsWith('AUDIT#'));
+  /** The keys of a visitor's queue side items (queueCaptureStateKey: row digests, the last bad body). */
+  const sideItemKeys = async (visitorId: string): Promise<string[]> =>
+    (await queueItems())
+      .map((i) => String(i.pk))
+      .filter(
+        (pk) => pk.startsWith(queueVisitorKeyPrefix(ACCOUNT, visitorId)) && pk.endsWith('#capture:state'),
+      );
 
   /** A's sessions: a1 live, a2 ended, a3 known only to the capture table (its queue item expired). B's: b1, b2. */
   let rowsOfA: number;
@@ -229,6 +245,7 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
       waitedSeconds: LEASE_SECONDS + 15,
       startedAt: new Date(T0).toISOString(),
       finishedAt: new Date(T0).toISOString(),
+      analyticsCopy: STREAM_ONLY,
     });
     // The wait: a lease and the margin, in steps of at most 10 s, each announced on stderr.
     expect(slept.reduce((a, b) => a + b, 0)).toBe((LEASE_SECONDS + 15) * 1000);
@@ -309,6 +326,36 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
     expect(status.stdout).not.toContain(A);
   });
 
+  it('with LPV_ANALYTICS_STREAM, waits for its buffer after the last delete and re-sends a delete of every row', async () => {
+    await seed();
+    firehose.reset();
+    firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [] });
+    env = { ...env, LPV_ANALYTICS_STREAM: 'lpv-feed', LPV_ANALYTICS_RESEND_WAIT_SECONDS: '30' };
+    const result = await cli(['forget', '--visitor', A]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(report).toEqual(
+      expect.objectContaining({
+        rowsDeleted: { firstPass: rowsOfA, secondPass: 0 },
+        analyticsDeletesResent: rowsOfA,
+        // The clock stood still through the 20 s before the second pass: the buffer's 30 s from the first.
+        analyticsWaitedSeconds: 30,
+        analyticsCopy: expect.stringMatching(/^deletes re-sent to the delivery stream/),
+      }),
+    );
+    expect(slept.reduce((a, b) => a + b, 0)).toBe((LEASE_SECONDS + 15 + 30) * 1000);
+    expect(result.stderr).toMatch(/waiting 30 s for the analytics delivery buffer/);
+    expect(result.stderr).not.toContain(A);
+    const calls = firehose.commandCalls(PutRecordBatchCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.DeliveryStreamName)).toEqual(['lpv-feed']);
+    expect(calls[0]?.Records).toHaveLength(rowsOfA);
+    // Nothing kept after the re-send; the audit counts it.
+    expect((await queueItems()).filter((i) => String(i.pk).startsWith('ERASED#'))).toEqual([]);
+    expect(audits(await queueItems())[0]?.counts).toEqual(
+      expect.objectContaining({ analyticsDeletesResent: rowsOfA }),
+    );
+  });
+
   it('--dry-run changes nothing and says what a run would do', async () => {
     await seed();
     const before = { queue: await queueItems(), capture: await captureRows() };
@@ -317,9 +364,12 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
       dryRun: true,
       queueItemsToTombstone: 2,
       queueItemsAlreadyErased: 0,
+      // a2's: its terminal ack stored digests and a bad body.
+      queueSideItemsToDelete: 1,
       sessions: 3,
       rowsToDelete: rowsOfA,
       secondPassWaitSeconds: LEASE_SECONDS + 15,
+      analyticsCopy: STREAM_ONLY,
     });
     expect(slept).toEqual([]);
     expect({ queue: await queueItems(), capture: await captureRows() }).toEqual(before);
@@ -353,10 +403,11 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
     await store.putRows(hidden);
     // The run that was killed: step 1 done, nothing more.
     const eraser = new DynamoErasureQueue(client, settings.queueTable);
-    const plan = planQueueErasure(await eraser.visitorItems(ACCOUNT, A), LEASE_SECONDS * 1000, T0);
+    const plan = planQueueErasure((await eraser.visitorItems(ACCOUNT, A)).entries, LEASE_SECONDS * 1000, T0);
     expect(plan.tombstones.map((t) => t.sid)).toEqual(['sessionA1', 'sessionA2', 'sessionA4']);
     for (const t of plan.tombstones) await eraser.tombstone(ACCOUNT, A, t.sid, t.expiresAtSec);
     expect((await captureRows()).filter(ofA)).toHaveLength(rowsOfA + hidden.length);
+    expect(await sideItemKeys(A)).toEqual([queueCaptureStateKey(ACCOUNT, A, 'sessionA2')]);
 
     const report = await forget();
     expect(report).toMatchObject({
@@ -368,7 +419,9 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
       waitedSeconds: LEASE_SECONDS + 15,
     });
     expect((await captureRows()).filter(ofA)).toEqual([]);
+    // The three tombstones alone: a2's side item went with the resumed run.
     expect((await queueItems()).filter(ofA)).toHaveLength(3);
+    expect(await sideItemKeys(A)).toEqual([]);
   });
 
   it('refuses a re-enqueue of an erased pair (queue, lpv enqueue and the HTTP endpoint), and no poll takes it', async () => {
@@ -436,7 +489,7 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
     // No poll claims a tombstone, and none is due.
     const claim = { owner: 'p2', nowMs: T0, tickStartMs: T0, leaseUntilMs: T0 + 5000, force: true };
     expect(await queue.claim(a1 as QueueItem, claim)).toBeUndefined();
-    const due: QueueItem[] = [];
+    const due: DueItem[] = [];
     for await (const page of queue.duePages(ACCOUNT, T0 + 10 * HOUR_MS, { pageSize: 10, force: true }))
       due.push(...page);
     expect(due.map((i) => i.visitorId)).toEqual([B, B]);
@@ -483,6 +536,56 @@ describe.each(storageBackends())('lpv forget on $name', ({ start }) => {
     ]) {
       expect(JSON.parse((await cli([...argv, '--format', 'json'])).stdout)).toEqual([]);
     }
+  });
+
+  it('side items erased: with the tombstones, one without its queue item, and one a racing poll writes after the tombstone; --dry-run counts them', async () => {
+    await seed();
+    const listed = (await queue.list(ACCOUNT)[Symbol.asyncIterator]().next()).value as QueueItem[];
+    const [a1, b1] = ['sessionA1', 'b1'].map((sid) => listed.find((i) => i.sid === sid) as QueueItem);
+    const claim = (item: QueueItem, owner: string) =>
+      queue.claim(item, { owner, nowMs: T0, tickStartMs: T0, leaseUntilMs: T0 + 5000, force: true });
+    // B (whose id starts like A's) has a side item too: it stays.
+    expect(await queue.ack((await claim(b1!, 'b-poller')) as QueueItem, 'b-poller', terminalAck(T0))).toBe(
+      true,
+    );
+    const sideOfB = await sideItemKeys(B);
+    expect(sideOfB).toEqual([queueCaptureStateKey(ACCOUNT, B, 'b1')]);
+    // a3's side item outlived its queue item (the item's TTL, or its tombstone's, passed first).
+    await client.send(
+      new PutCommand({
+        TableName: settings.queueTable,
+        Item: {
+          pk: queueCaptureStateKey(ACCOUNT, A, 'sessionA3'),
+          rowDigests: 'CCCCCCCCCC',
+          expiresAtSec: T0 / 1000 + 86_400,
+        },
+      }),
+    );
+    // A poll claimed a1 before the erasure; its ack (side item first, then the item) comes during the wait.
+    const racing = await claim(a1!, 'racing-poller');
+    expect(racing).toBeDefined();
+
+    const before = await queueItems();
+    expect(await forget('--dry-run')).toMatchObject({ queueSideItemsToDelete: 2 });
+    expect(await queueItems()).toEqual(before);
+
+    let afterTombstones: string[] | undefined;
+    let afterLostAck: string[] | undefined;
+    let ackAccepted: boolean | undefined;
+    duringSleep = async () => {
+      afterTombstones = await sideItemKeys(A);
+      ackAccepted = await queue.ack(racing as QueueItem, 'racing-poller', terminalAck(T0 + 1000));
+      afterLostAck = await sideItemKeys(A);
+    };
+    await forget();
+    expect(afterTombstones).toEqual([]);
+    expect(ackAccepted).toBe(false);
+    // The lost ack wrote a1's side item after its tombstone: the second pass deleted it.
+    expect(afterLostAck).toEqual([queueCaptureStateKey(ACCOUNT, A, 'sessionA1')]);
+    expect(await sideItemKeys(A)).toEqual([]);
+    expect(JSON.stringify((await queueItems()).filter(ofA))).not.toContain('personalInfo');
+    expect(await sideItemKeys(B)).toEqual(sideOfB);
+    expect(await forget('--dry-run')).toMatchObject({ queueSideItemsToDelete: 0 });
   });
 
   it('on real timers: rows a poll writes until its lease ends are gone after the second pass', async () => {

@@ -15,7 +15,7 @@ import type { VisitState } from '../../lib/liveperson/types';
 import { silentLog } from '../../lib/log';
 import { Poller, type TickSummary } from '../../lib/poller/poller';
 import { defaultPollPolicy } from '../../lib/poller/policy';
-import type { Queue, QueueItem } from '../../lib/queue/model';
+import type { AckUpdate, DueItem, Queue, QueueItem } from '../../lib/queue/model';
 import { NO_FAULTS } from '../../lib/simulator/server';
 import type { CaptureStore, PutRowsOptions } from '../../lib/store/capture-store';
 import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
@@ -58,6 +58,7 @@ function wrapQueue(queue: Queue, overrides: Partial<Queue>): Queue {
     enqueue: (accountId, requests) => queue.enqueue(accountId, requests),
     duePages: (accountId, nowMs, options) => queue.duePages(accountId, nowMs, options),
     claim: (item, claim) => queue.claim(item, claim),
+    loadRowDigests: (item) => queue.loadRowDigests(item),
     release: (item, owner) => queue.release(item, owner),
     ack: (item, owner, update) => queue.ack(item, owner, update),
     list: (accountId) => queue.list(accountId),
@@ -205,7 +206,6 @@ describe.each(storageBackends())('on $name', ({ start }) => {
         state: 'ACTIVE',
         attempts: 0,
         successCount: before.successCount,
-        rowDigests: before.rowDigests,
         rowsStored: before.rowsStored,
         eventsSeen: before.eventsSeen,
         lastCapturedAtMs: before.lastCapturedAtMs,
@@ -352,6 +352,77 @@ describe.each(storageBackends())('on $name', ({ start }) => {
     });
   });
 
+  describe('claims and the side item (issue 16)', () => {
+    it('counts a claim lost to an overlapping tick (claimConflicts), and polls the item once', async () => {
+      const p = await buildPipeline(dynamo, sim);
+      const sessions = Array.from({ length: 3 }, () => sim.world.startSession());
+      await enqueue(p, sessions);
+      let rivalClaimed = false;
+      const queue = wrapQueue(p.storage.queue, {
+        // Another tick claims the page's first item between this tick's query and its claim.
+        async *duePages(accountId, nowMs, options) {
+          for await (const page of p.storage.queue.duePages(accountId, nowMs, options)) {
+            if (!rivalClaimed && page[0] !== undefined) {
+              rivalClaimed = true;
+              const now = sim.clock.nowMs();
+              const rival = { owner: 'rival', nowMs: now, tickStartMs: now, leaseUntilMs: now + 60_000 };
+              expect(await p.storage.queue.claim(page[0], { ...rival, force: false })).toBeDefined();
+            }
+            yield page;
+          }
+        },
+      });
+      const summary = await pollerOver(p, { queue }).tick(BUDGET);
+      expect(summary).toMatchObject({ claimConflicts: 1, itemsClaimed: 2, itemErrors: 0 });
+      expect(summary.fetches.ok).toBe(2);
+      // The rival's lease hides its item from the next tick's query: no second conflict.
+      sim.clock.advanceMs(1);
+      const next = await pollerOver(p, { queue: p.storage.queue }).tick({ ...BUDGET, force: true });
+      expect(next).toMatchObject({ claimConflicts: 0, itemsClaimed: 2 });
+    });
+
+    it('writes the stored rows’ digests only when the rows changed', async () => {
+      const p = await buildPipeline(dynamo, sim);
+      const session = sim.world.startSession();
+      await enqueue(p, [session]);
+      // The same answer on every poll: the second one stores no row.
+      let first: Awaited<ReturnType<VisitStateSource['fetchState']>> | undefined;
+      const source: VisitStateSource = {
+        async fetchState(visitorId, sid, options) {
+          first ??= await p.client.fetchState(visitorId, sid, options);
+          return first;
+        },
+        refreshCredentials: () => p.client.refreshCredentials(),
+      };
+      const acks: AckUpdate[] = [];
+      const digestReads: string[] = [];
+      const queue = wrapQueue(p.storage.queue, {
+        async ack(item, owner, update) {
+          acks.push(update);
+          return p.storage.queue.ack(item, owner, update);
+        },
+        async loadRowDigests(item) {
+          const digests = await p.storage.queue.loadRowDigests(item);
+          digestReads.push(digests ?? '');
+          return digests;
+        },
+      });
+      const poller = pollerOver(p, { queue, source });
+      expect((await poller.tick(BUDGET)).rowsWritten).toBeGreaterThan(0);
+      sim.clock.advanceMs(1);
+      expect(await poller.tick({ ...BUDGET, force: true })).toMatchObject({
+        itemsClaimed: 1,
+        rowsWritten: 0,
+      });
+      expect(acks).toHaveLength(2);
+      expect(acks[0]!.rowDigests).toEqual(expect.any(String));
+      expect(acks[1]).not.toHaveProperty('rowDigests');
+      expect(acks[1]!.rowsStored).toBe(acks[0]!.rowsStored);
+      // The first poll had nothing stored to read; the second read what the first wrote.
+      expect(digestReads).toEqual(['', acks[0]!.rowDigests]);
+    });
+  });
+
   describe('per-item storage errors never reject the tick', () => {
     it('a failed claim: counted, the other items polled', async () => {
       const p = await buildPipeline(dynamo, sim);
@@ -374,7 +445,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
       const p = await buildPipeline(dynamo, sim);
       const sessions = Array.from({ length: 12 }, () => sim.world.startSession());
       await enqueue(p, sessions);
-      let firstPage: QueueItem[] = [];
+      let firstPage: DueItem[] = [];
       const queue = wrapQueue(p.storage.queue, {
         async *duePages(accountId, nowMs, options) {
           for await (const page of p.storage.queue.duePages(accountId, nowMs, options)) {
@@ -399,6 +470,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
       let failures = 1;
       const store: CaptureStore = {
         sessionRows: (accountId, sid) => p.storage.store.sessionRows(accountId, sid),
+        updateRows: (updates, options) => p.storage.store.updateRows(updates, options),
         async putRows(rows, options) {
           if (failures-- > 0) throw throughputExceeded();
           return p.storage.store.putRows(rows, options);
@@ -450,6 +522,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
       clock: sim.clock,
       wrapStore: (store) => ({
         sessionRows: (accountId, sid) => store.sessionRows(accountId, sid),
+        updateRows: (updates, options) => store.updateRows(updates, options),
         putRows(rows, options?: PutRowsOptions) {
           deadlines.push(options?.deadlineMs);
           return store.putRows(rows, options);
@@ -507,6 +580,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
     function rejectingStore(store: CaptureStore, state: { rejecting: boolean }): CaptureStore {
       return {
         sessionRows: (accountId, sid) => store.sessionRows(accountId, sid),
+        updateRows: (updates, options) => store.updateRows(updates, options),
         async putRows(rows, options) {
           const answerRows = rows.filter((r) => r.rowType !== 'outcome');
           if (!state.rejecting || answerRows.length === 0) return store.putRows(rows, options);

@@ -39,6 +39,7 @@ function watchQueue(queue: Queue, writes: QueueWrite[]): Queue {
     enqueue: (accountId, requests) => queue.enqueue(accountId, requests),
     duePages: (accountId, nowMs, options) => queue.duePages(accountId, nowMs, options),
     claim: (item, claim) => queue.claim(item, claim),
+    loadRowDigests: (item) => queue.loadRowDigests(item),
     async release(item, owner) {
       await queue.release(item, owner);
       record('release', item);
@@ -99,6 +100,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
           queue: watchQueue(p.storage.queue, writes),
           store: {
             sessionRows: (accountId, sid) => p.storage.store.sessionRows(accountId, sid),
+            updateRows: (updates, options) => p.storage.store.updateRows(updates, options),
             putRows(rows, options?: PutRowsOptions) {
               if (options?.deadlineMs !== undefined) deadlines?.push(options.deadlineMs);
               return p.storage.store.putRows(rows, options);

@@ -2,6 +2,7 @@ import { HOUR_MS, MINUTE_MS, SESSION_MAX_AGE_MS } from '../../lib/clock';
 import type { LivePersonCredentials } from '../../lib/liveperson/oauth';
 import type { CredentialsProvider } from '../../lib/liveperson/credentials';
 import { flattenVisitState } from '../../lib/capture/flatten';
+import { queueCaptureStateKey } from '../../lib/keys';
 import { ITEMS_PER_FETCH_SLOT } from '../../lib/poller/poller';
 import { NO_FAULTS } from '../../lib/simulator/server';
 import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
@@ -115,13 +116,21 @@ describe.each(storageBackends())('on $name', ({ start }) => {
       await p.storage.queue.enqueue(TEST_ACCOUNT, [{ visitorId: session.visitorId, sid: session.sid }]);
       await p.poller.tick(BUDGET);
       const once = await p.sessionRows(session.sid);
-      // Forget the digests and the claim: the same poller, at the same instant (same answer), writes every row
-      // again; the table must not grow and must hold the same rows.
+      // Forget the digests (the item's side item) and the claim: the same poller, at the same instant (same
+      // answer), writes every row again; the table must not grow and must hold the same rows.
+      const { DeleteCommand, UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+      const queueTable = (p.storage.queue as unknown as { tableName: string }).tableName;
       await p.storage.documentClient.send(
-        new (await import('@aws-sdk/lib-dynamodb')).UpdateCommand({
-          TableName: (p.storage.queue as unknown as { tableName: string }).tableName,
+        new DeleteCommand({
+          TableName: queueTable,
+          Key: { pk: queueCaptureStateKey(TEST_ACCOUNT, session.visitorId, session.sid) },
+        }),
+      );
+      await p.storage.documentClient.send(
+        new UpdateCommand({
+          TableName: queueTable,
           Key: { pk: `${TEST_ACCOUNT}#${session.visitorId}#${session.sid}` },
-          UpdateExpression: 'REMOVE rowDigests, lastClaimedAtMs',
+          UpdateExpression: 'REMOVE lastClaimedAtMs',
         }),
       );
       const again = await p.poller.tick({ ...BUDGET, force: true });
@@ -193,7 +202,16 @@ describe.each(storageBackends())('on $name', ({ start }) => {
       await p.poller.tick(BUDGET);
       const malformed = await p.item(session.sid);
       expect(malformed).toMatchObject({ state: 'ACTIVE', attempts: 4, lastOutcome: '200/malformed' });
-      expect(malformed.lastBadBody?.length).toBeGreaterThan(0);
+      // The diagnosis is on the item's side item, off the item every claim and ack rewrites.
+      expect(malformed.lastBadBody).toBeUndefined();
+      const side = await p.storage.documentClient.send(
+        new (await import('@aws-sdk/lib-dynamodb')).GetCommand({
+          TableName: (p.storage.queue as unknown as { tableName: string }).tableName,
+          Key: { pk: queueCaptureStateKey(TEST_ACCOUNT, session.visitorId, session.sid) },
+          ConsistentRead: true,
+        }),
+      );
+      expect(String(side.Item?.lastBadBody ?? '').length).toBeGreaterThan(0);
       // The outage ends: the session is captured and the backoff resets.
       sim.simulator.setFaults({ ...NO_FAULTS });
       sim.clock.advanceMs(malformed.nextPollAtMs! - sim.clock.nowMs());
@@ -322,6 +340,7 @@ describe.each(storageBackends())('on $name', ({ start }) => {
         // Slow writes: with one item per fetch slot, fetch slots would sit idle through them.
         wrapStore: (store) => ({
           sessionRows: (accountId, sid) => store.sessionRows(accountId, sid),
+          updateRows: (updates, options) => store.updateRows(updates, options),
           async putRows(rows) {
             storing++;
             watch();

@@ -2,7 +2,9 @@ import {
   emptyWriteStats,
   type CaptureStore,
   type PutRowsOptions,
+  type RowUpdate,
   type StoredRow,
+  type UpdateStats,
   type WriteStats,
 } from '../../lib/store/capture-store';
 
@@ -17,6 +19,20 @@ export class MemoryCaptureStore implements CaptureStore {
   async putRows(rows: readonly StoredRow[], _options?: PutRowsOptions): Promise<WriteStats> {
     this.rows.push(...rows.map((r) => ({ ...r })));
     return { ...emptyWriteStats(), rowsWritten: rows.length, batchCalls: 1 };
+  }
+  /** Appends the updated version of each row (the latest put or update of its key), as a put would. */
+  async updateRows(updates: readonly RowUpdate[], _options?: PutRowsOptions): Promise<UpdateStats> {
+    const stats: UpdateStats = { rowsUpdated: 0, rowsMissing: 0, rowsUnwritten: 0 };
+    for (const update of updates) {
+      const latest = [...this.rows].reverse().find((r) => r.pk === update.pk && r.sk === update.sk);
+      if (latest === undefined) {
+        stats.rowsMissing++;
+        continue;
+      }
+      this.rows.push({ ...latest, ...update.set });
+      stats.rowsUpdated++;
+    }
+    return stats;
   }
   async sessionRows(_accountId: string, sid: string): Promise<StoredRow[]> {
     return this.rows.filter((r) => r.sid === sid);

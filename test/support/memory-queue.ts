@@ -1,5 +1,12 @@
 import { SESSION_MAX_AGE_MS } from '../../lib/clock';
-import type { AckUpdate, EnqueueRequest, EnqueueResult, Queue, QueueItem } from '../../lib/queue/model';
+import type {
+  AckUpdate,
+  DueItem,
+  EnqueueRequest,
+  EnqueueResult,
+  Queue,
+  QueueItem,
+} from '../../lib/queue/model';
 
 /**
  * An in-memory Queue: enough for the Poller to run ticks over a few items (the data-dictionary generator,
@@ -33,8 +40,12 @@ export class MemoryQueue implements Queue {
   async *duePages(): AsyncIterable<QueueItem[]> {
     yield this.items.filter((i) => i.state === 'ACTIVE').map((i) => ({ ...i }));
   }
-  async claim(item: QueueItem): Promise<QueueItem> {
-    return { ...item };
+  async claim(item: DueItem): Promise<QueueItem | undefined> {
+    const stored = this.items.find((i) => i.sid === item.sid);
+    return stored === undefined ? undefined : { ...stored };
+  }
+  async loadRowDigests(item: QueueItem): Promise<string | undefined> {
+    return this.items.find((i) => i.sid === item.sid)?.rowDigests;
   }
   async release(): Promise<void> {}
   async ack(item: QueueItem, _owner: string, update: AckUpdate): Promise<boolean> {

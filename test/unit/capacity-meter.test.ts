@@ -111,6 +111,16 @@ describe('classify: the step of a request, from what it sends', () => {
     ['tick summary read', 'GetItemCommand', { TableName: 'q-table', Key: { pk: 'TICK#a' } }, 'other'],
     ['queue scan', 'ScanCommand', { TableName: 'q-table' }, 'other'],
     ['capture query', 'QueryCommand', { TableName: 'c-table' }, 'other'],
+    [
+      'deferred columns written as a session ends',
+      'UpdateItemCommand',
+      {
+        TableName: 'c-table',
+        Key: { pk: { S: 'S#a#s' }, sk: { S: 'PAGE#x' } },
+        UpdateExpression: 'SET #c0 = :v0',
+      },
+      'rows',
+    ],
     ['a table of no one', 'PutItemCommand', { TableName: 'elsewhere', Item: {} }, 'other'],
   ])('%s → %s', (_what, command, input, step) => {
     expect(classify(command, input, TABLES)).toBe(step);

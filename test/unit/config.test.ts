@@ -12,7 +12,7 @@ describe('configuration', () => {
   it('applies documented defaults', () => {
     expect(loadPollerSettings({})).toEqual({
       concurrency: 32,
-      pollIntervalSec: 600,
+      pollIntervalSec: 840,
       leaseSec: 45,
       schedulePeriodSec: 60,
       maxRequestsPerSec: 0,
@@ -45,6 +45,41 @@ describe('configuration', () => {
   ])('rejects %j with a one-line error naming the setting', (env, message) => {
     expect(() => loadLivePersonSettings(env)).toThrow(ConfigError);
     expect(() => loadLivePersonSettings(env)).toThrow(message);
+  });
+
+  it('reads the cadence settings when set (lib/poll-cadence.ts), and leaves them to their defaults otherwise', () => {
+    expect(
+      loadPollerSettings({
+        POLL_INTERVAL_SECONDS: '600',
+        POLL_INTERVAL_AFTER_EVENTS_SECONDS: '200',
+        POLL_QUIET_MAX_INTERVAL_SECONDS: '2400',
+        POLL_LAST_LOOK: 'false',
+      }),
+    ).toMatchObject({
+      pollIntervalSec: 600,
+      pollIntervalAfterEventsSec: 200,
+      pollQuietMaxIntervalSec: 2400,
+      pollLastLook: false,
+    });
+    expect(loadPollerSettings({ POLL_LAST_LOOK: ' true ' }).pollLastLook).toBe(true);
+    // A quiet cap equal to the interval is allowed: a fixed interval.
+    expect(
+      loadPollerSettings({ POLL_INTERVAL_SECONDS: '900', POLL_QUIET_MAX_INTERVAL_SECONDS: '900' })
+        .pollQuietMaxIntervalSec,
+    ).toBe(900);
+  });
+
+  it.each([
+    [{ POLL_INTERVAL_AFTER_EVENTS_SECONDS: '0' }, /^POLL_INTERVAL_AFTER_EVENTS_SECONDS: must be > 0/],
+    [{ POLL_QUIET_MAX_INTERVAL_SECONDS: '20m' }, /^POLL_QUIET_MAX_INTERVAL_SECONDS: must be a whole number/],
+    [
+      { POLL_QUIET_MAX_INTERVAL_SECONDS: '600' },
+      /^POLL_QUIET_MAX_INTERVAL_SECONDS, POLL_INTERVAL_SECONDS: POLL_QUIET_MAX_INTERVAL_SECONDS \(600 s\) must be at least POLL_INTERVAL_SECONDS \(840 s\)/,
+    ],
+    [{ POLL_LAST_LOOK: 'yes' }, /^POLL_LAST_LOOK: must be true or false, got "yes"/],
+  ])('rejects the cadence %j with an error naming the setting', (env, message) => {
+    expect(() => loadPollerSettings(env)).toThrow(ConfigError);
+    expect(() => loadPollerSettings(env)).toThrow(message);
   });
 
   it('accepts plain http only for loopback hosts', () => {

@@ -1,5 +1,13 @@
 import { SESSION_MAX_AGE_MS } from '../../lib/clock';
 import {
+  ANALYTICS_PIPE_BATCHING_SEC,
+  ANALYTICS_PROCESSING_BUFFER_SEC,
+  ANALYTICS_RESEND_MARGIN_SEC,
+  analyticsResendAtMs,
+  analyticsResendWaitMs,
+  chunkBySize,
+  DEFAULT_ANALYTICS_BUFFER_INTERVAL_SEC,
+  uniqueErasedRows,
   finishedAudit,
   planQueueErasure,
   REQUEST_ID_PATTERN,
@@ -7,6 +15,7 @@ import {
   sessionsToErase,
   startedAudit,
   tombstoneExpiresAtSec,
+  type ErasedRow,
   type ErasureCounts,
 } from '../../lib/erasure/plan';
 import { erasureAuditKey, queueKey, queueVisitorKeyPrefix, tickSummaryKey } from '../../lib/keys';
@@ -109,5 +118,60 @@ describe('erasure decisions (lib/erasure/plan.ts)', () => {
     expect(tickSummaryKey('AUDIT').split('#')).toHaveLength(2);
     // A visitor's prefix never matches a longer visitor id that starts the same way.
     expect(queueKey('a', 'v12', 's').startsWith(queueVisitorKeyPrefix('a', 'v1'))).toBe(false);
+  });
+});
+
+describe('the analytics re-send (lib/erasure/plan.ts)', () => {
+  it("waits Firehose's buffer, the route processor's buffer, the pipe's window and a margin: 450 s by default", () => {
+    expect(analyticsResendWaitMs(DEFAULT_ANALYTICS_BUFFER_INTERVAL_SEC)).toBe(450_000);
+    expect(analyticsResendWaitMs(0)).toBe(
+      (ANALYTICS_PROCESSING_BUFFER_SEC + ANALYTICS_PIPE_BATCHING_SEC + ANALYTICS_RESEND_MARGIN_SEC) * 1000,
+    );
+    expect(analyticsResendWaitMs(900)).toBe(1_050_000);
+  });
+
+  it('counts the wait from the last row delete: the second pass when it deleted rows, else the first', () => {
+    const passes = { firstPassEndMs: NOW, secondPassEndMs: NOW + 60_000 };
+    expect(analyticsResendAtMs({ ...passes, secondPassRows: 3 }, 450_000)).toBe(NOW + 60_000 + 450_000);
+    // Nothing written after the first pass: the wait overlapped the one before the second pass.
+    expect(analyticsResendAtMs({ ...passes, secondPassRows: 0 }, 450_000)).toBe(NOW + 450_000);
+  });
+
+  it('keeps each (pk, sk) once, in key order', () => {
+    const rows: ErasedRow[] = [
+      { pk: 'S#a#2', sk: 'SESSION#x', rowType: 'session', startTime: 2 },
+      { pk: 'S#a#1', sk: 'PAGE#y', rowType: 'page', startTime: 1 },
+      { pk: 'S#a#2', sk: 'SESSION#x', rowType: 'session', startTime: 2 },
+      { pk: 'S#a#1', sk: 'OUTCOME', rowType: 'outcome', startTimeMs: 5 },
+    ];
+    expect(uniqueErasedRows(rows).map((r) => `${r.pk} ${r.sk}`)).toEqual([
+      'S#a#1 OUTCOME',
+      'S#a#1 PAGE#y',
+      'S#a#2 SESSION#x',
+    ]);
+    expect(uniqueErasedRows([])).toEqual([]);
+  });
+
+  it('chunks by count and by size, in order, an oversized item alone', () => {
+    const size = (n: number): number => n;
+    expect(chunkBySize([1, 1, 1, 1, 1], 2, 100, size)).toEqual([[1, 1], [1, 1], [1]]);
+    expect(chunkBySize([40, 40, 40, 10], 10, 100, size)).toEqual([
+      [40, 40],
+      [40, 10],
+    ]);
+    expect(chunkBySize([30, 200, 30], 10, 100, size)).toEqual([[30], [200], [30]]);
+    expect(chunkBySize([50, 50], 10, 100, size)).toEqual([[50, 50]]);
+    expect(chunkBySize([], 10, 100, size)).toEqual([]);
+  });
+
+  it('marks an audit whose hash key was unreadable, unless a hash was made', () => {
+    expect(startedAudit('req-00000001', 'v', NOW, undefined, true)).toEqual({
+      requestId: 'req-00000001',
+      status: 'running',
+      visitorHashUnavailable: true,
+      startedAtMs: NOW,
+    });
+    expect(startedAudit('req-00000001', 'v', NOW, (id) => `h1:${id}`, true).visitorHash).toBe('h1:v');
+    expect(startedAudit('req-00000001', 'v', NOW, undefined)).not.toHaveProperty('visitorHashUnavailable');
   });
 });

@@ -6,6 +6,7 @@ import type { FetchOutcomeMetric } from '../../lib/metrics';
 import {
   badRequest33Fault,
   decide,
+  newestEventAtMs,
   storedCompletely,
   type Decision,
   type DecisionRules,
@@ -17,7 +18,8 @@ import {
   type TickCounts,
   type Warning,
 } from '../../lib/poller/decide';
-import { defaultPollPolicy } from '../../lib/poller/policy';
+import { DEFAULT_POLL_CADENCE } from '../../lib/poll-cadence';
+import { defaultPollPolicy, pollPolicy } from '../../lib/poller/policy';
 import type { QueueItem } from '../../lib/queue/model';
 
 /**
@@ -599,5 +601,87 @@ describe('decide', () => {
     const before = structuredClone(FAILING_AFTER_CAPTURE);
     decide(FAILING_AFTER_CAPTURE, MALFORMED, NOW, RULES, () => RANDOM);
     expect(FAILING_AFTER_CAPTURE).toStrictEqual(before);
+  });
+});
+
+/**
+ * The cadence part of the decision (lib/poll-cadence.ts): what a 200 schedules under the default cadence
+ * (840 s, the same after new events, quiet up to 1200 s, a last look at the retry-safe deadline, D − 70 s).
+ */
+describe('decide: the default cadence after a 200', () => {
+  const rules: DecisionRules = { ...RULES, policy: pollPolicy(DEFAULT_POLL_CADENCE) };
+  const withEventAt = (...times: number[]): FetchOutcome => ({
+    kind: 'ok',
+    httpStatus: 200,
+    bodyBytes: 100,
+    state: {
+      appSessions: [
+        { id: 'a', events: times.slice(0, 1).map((t) => ({ cartStatus: { serverTimeStamp: t, total: 1 } })) },
+        { id: 'b', events: times.slice(1).map((t) => ({ lead: { serverTimeStamp: t } })) },
+      ],
+    },
+  });
+  const schedule = (situation: QueueItem, outcome: FetchOutcome, nowMs = NOW) => {
+    const decision = decide(
+      situation,
+      { kind: 'fetched', outcome, afterCredentialRefresh: false },
+      nowMs,
+      rules,
+      () => RANDOM,
+    );
+    if (decision.kind !== 'store_answer') throw new Error(`expected store_answer, got ${decision.kind}`);
+    return {
+      after: decision.nextPollAtMs.afterNewEvents - nowMs,
+      quiet: decision.nextPollAtMs.withoutNewEvents - nowMs,
+    };
+  };
+
+  it.each([
+    ['an event 2 min ago', [NOW - 120_000], 840_000],
+    ['the newest of several app sessions: 16 min ago', [NOW - 3 * HOUR_MS, NOW - 960_000], 960_000],
+    ['an event an hour ago: the cap', [NOW - HOUR_MS], 1_200_000],
+    ['no event at all: quiet since the session started (1 h ago): the cap', [], 1_200_000],
+  ])('quiet answer with %s: next poll after %i ms; after new events 840 000 ms', (_name, times, quiet) => {
+    expect(schedule(FIRST_POLL, withEventAt(...times))).toEqual({ after: 840_000, quiet });
+  });
+
+  it('a 200 without app sessions waits the interval, no back-off', () => {
+    const decision = decide(FIRST_POLL, EMPTY, NOW, rules, () => RANDOM);
+    expect(decision).toMatchObject({ kind: 'retry_later', ack: { nextPollAtMs: NOW + 840_000 } });
+  });
+
+  it('before the final window, never past the final poll; at it, the last look at D − 70 s; then the deadline', () => {
+    expect(schedule(BEFORE_FINAL_WINDOW, withEventAt(NOW - HOUR_MS))).toEqual({
+      after: 120_000,
+      quiet: 120_000,
+    });
+    // IN_FINAL_WINDOW: deadline NOW + 120 000, so the last look is due at NOW + 50 000.
+    expect(schedule(IN_FINAL_WINDOW, withEventAt(NOW - HOUR_MS))).toEqual({ after: 50_000, quiet: 50_000 });
+    expect(schedule(IN_FINAL_WINDOW, withEventAt(NOW - HOUR_MS), NOW + 50_000)).toEqual({
+      after: 70_000,
+      quiet: 70_000,
+    });
+  });
+
+  it.each([
+    ['no app session', { appSessions: [] }, undefined],
+    [
+      'events without a usable serverTimeStamp',
+      { appSessions: [{ id: 'a', events: [{ x: { serverTimeStamp: 'soon' } }, null, 7, { y: null }] }] },
+      undefined,
+    ],
+    ['appSessions not an array', { appSessions: 'nope' }, undefined],
+    [
+      'the newest across app sessions and event types',
+      {
+        appSessions: [
+          { id: 'a', events: [{ x: { serverTimeStamp: 5 } }, { y: { serverTimeStamp: 9 } }] },
+          { id: 'b', events: [{ z: { serverTimeStamp: 7 } }] },
+        ],
+      },
+      9,
+    ],
+  ])('newestEventAtMs: %s → %s', (_name, state, newest) => {
+    expect(newestEventAtMs(state as unknown as VisitState)).toBe(newest);
   });
 });

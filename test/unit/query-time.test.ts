@@ -99,7 +99,14 @@ describe('analyst rows and partitions', () => {
 });
 
 describe('ProgressReporter', () => {
-  const progress = { queries: 3, itemsRead: 40, partitionsDone: 2, partitionsTotal: 16 };
+  const progress = {
+    queries: 3,
+    itemsRead: 40,
+    partitionsDone: 2,
+    partitionsTotal: 16,
+    batchGets: 0,
+    itemsFetched: 0,
+  };
 
   it('stays quiet on quick reads', () => {
     const lines: string[] = [];

@@ -21,18 +21,19 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
     description: 'Sort key of the row within its session (storage; see lib/keys.ts for the layouts).',
   },
   gsi1pk: {
-    description: 'byVisitor index partition `V#<accountId>#<visitorId>` (session and outcome rows).',
+    description: 'byVisitorKeys index partition `V#<accountId>#<visitorId>` (session and outcome rows).',
   },
-  gsi1sk: { description: 'byVisitor sort key `<startTime:13>#<sid>#SESSION#…` or `…#OUTCOME`.' },
+  gsi1sk: { description: 'byVisitorKeys sort key `<startTime:13>#<sid>#SESSION#…` or `…#OUTCOME`.' },
   gsi2pk: {
-    description: 'byEventType index partition `E#<accountId>#<eventType>#<yyyy-mm-dd>#<shard>` (event rows).',
+    description:
+      'byEventTypeKeys index partition `E#<accountId>#<eventType>#<yyyy-mm-dd>#<shard>` (event rows).',
   },
-  gsi2sk: { description: 'byEventType sort key `<serverTimeStamp:13>#<sid>#<sk>`.' },
+  gsi2sk: { description: 'byEventTypeKeys sort key `<serverTimeStamp:13>#<sid>#<sk>`.' },
   gsi3pk: {
     description:
-      'byStartDay index partition `D#<accountId>#<yyyy-mm-dd>#<shard>` (session and outcome rows).',
+      'byStartDayKeys index partition `D#<accountId>#<yyyy-mm-dd>#<shard>` (session and outcome rows).',
   },
-  gsi3sk: { description: 'byStartDay sort key, as gsi1sk.' },
+  gsi3sk: { description: 'byStartDayKeys sort key, as gsi1sk.' },
   schemaVersion: { description: 'Version of the flattening rules the row was written with.' },
   rowType: { description: 'Kind of row: session, page, engagement, event, eventItem, outcome.' },
   accountId: { description: 'LivePerson account (site) id.' },
@@ -72,7 +73,10 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
   childIndex: { description: 'Position of the element in that array, from 0.' },
   capturedAtMs: {
     description:
-      'When the poller stored this version of the row, epoch ms. `dt` of the S3/export partition is its UTC day.',
+      'When the poller stored this version of the row, epoch ms. `dt` of the S3/export partition is its UTC day. ' +
+      'A page row whose only change is its `timeOnPage` is rewritten every 6th successful poll (the rewrite rule, ' +
+      'access-patterns.md): while the session is polled, `timeOnPage` and this may be up to 5 polls behind the ' +
+      'latest answer; when the session ends, the row gets the last answer’s `timeOnPage` and this its time.',
   },
   truncatedColumns: {
     description:
@@ -124,6 +128,10 @@ export const FIXED_COLUMN_DOCS: Readonly<Record<string, FixedColumnDoc>> = {
     description: 'When polling ended (the outcome row was written), epoch ms; `dt` of outcome rows.',
   },
   lastCapturedAtMs: { description: 'Last successful poll, epoch ms, or null.' },
-  rowsStored: { description: 'Capture rows stored for the session (all versions’ distinct rows).' },
+  rowsStored: {
+    description:
+      'Capture rows stored for the session: one per row key (a rewritten session or page row counts once; sessions ' +
+      'polled before issue 16 also count the versions their digests recorded then).',
+  },
   eventsSeen: { description: 'Events in the last successful answer.' },
 };
