@@ -1,10 +1,11 @@
 import type { Clock } from '../clock';
 import type { Log } from '../log';
-import { ENQUEUE_METRIC, type MetricsSink } from '../metrics';
+import type { MetricsSink } from '../metrics';
 import { enqueueProblem, toEnqueueRequest, type EnqueueRequest, type Queue } from '../queue/model';
-import { TokenUnavailableError, type BearerAuth } from './auth';
+import type { BearerAuth } from './auth';
 import { parseEnqueueBody } from './body';
-import { bodyBytes, header, reply, type HttpRequest, type HttpResponse } from './http';
+import { reply, type HttpRequest, type HttpResponse } from './http';
+import { handleRoute, queueUnavailable } from './route';
 
 export type { HttpRequest, HttpResponse } from './http';
 
@@ -56,35 +57,12 @@ export async function handleEnqueueRequest(
   request: HttpRequest,
   deps: EnqueueEndpointDeps,
 ): Promise<HttpResponse> {
-  let statusCode = 500;
-  try {
-    const response = await answer(request, deps);
-    statusCode = response.statusCode;
-    return response;
-  } finally {
-    deps.metrics.count(ENQUEUE_METRIC.unauthorized, statusCode === 401 ? 1 : 0);
-    deps.metrics.count(ENQUEUE_METRIC.serverErrors, statusCode >= 500 ? 1 : 0);
-    deps.metrics.flush();
-  }
+  return handleRoute(request, deps, { route: 'enqueue', maxBodyBytes: deps.limits.maxBodyBytes }, (bytes) =>
+    answer(bytes, deps),
+  );
 }
 
-async function answer(request: HttpRequest, deps: EnqueueEndpointDeps): Promise<HttpResponse> {
-  let authorized: boolean;
-  try {
-    authorized = await deps.auth.check(header(request, 'authorization'));
-  } catch (error) {
-    if (!(error instanceof TokenUnavailableError)) throw error;
-    deps.log.error('enqueue token unavailable', { error });
-    return reply(503, { error: 'temporarily unavailable; retry later' }, { 'retry-after': '5' });
-  }
-  if (!authorized) {
-    return reply(401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
-  }
-
-  const bytes = bodyBytes(request);
-  if (bytes.length > deps.limits.maxBodyBytes) {
-    return reply(413, { error: `body of ${bytes.length} bytes: at most ${deps.limits.maxBodyBytes}` });
-  }
+async function answer(bytes: Buffer, deps: EnqueueEndpointDeps): Promise<HttpResponse> {
   const parsed = parseEnqueueBody(bytes, deps.limits);
   if (parsed.kind === 'bad_request') return reply(400, { error: parsed.error });
   if (parsed.kind === 'too_large') return reply(413, { error: parsed.error });
@@ -115,7 +93,7 @@ async function answer(request: HttpRequest, deps: EnqueueEndpointDeps): Promise<
       });
     } catch (error) {
       deps.log.error('enqueue failed', { error, items: requests.length });
-      return reply(503, { error: 'queue unavailable; the request is safe to retry' }, { 'retry-after': '5' });
+      return queueUnavailable();
     }
   }
 

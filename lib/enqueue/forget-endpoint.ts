@@ -1,10 +1,11 @@
 import type { Clock } from '../clock';
 import { requestErasure, type ErasureRequestReceipt, type ErasureRequests } from '../erasure/requests';
 import type { Log } from '../log';
-import { ENQUEUE_METRIC, type MetricsSink } from '../metrics';
-import { TokenUnavailableError, type BearerAuth } from './auth';
+import type { MetricsSink } from '../metrics';
+import type { BearerAuth } from './auth';
 import { parseForgetBody } from './body';
-import { bodyBytes, header, reply, type HttpRequest, type HttpResponse } from './http';
+import { reply, type HttpRequest, type HttpResponse } from './http';
+import { handleRoute, queueUnavailable } from './route';
 
 /** The 202 answer of POST /forget. */
 export interface ForgetResponseBody extends ErasureRequestReceipt {
@@ -40,35 +41,12 @@ export async function handleForgetRequest(
   request: HttpRequest,
   deps: ForgetEndpointDeps,
 ): Promise<HttpResponse> {
-  let statusCode = 500;
-  try {
-    const response = await answer(request, deps);
-    statusCode = response.statusCode;
-    return response;
-  } finally {
-    deps.metrics.count(ENQUEUE_METRIC.unauthorized, statusCode === 401 ? 1 : 0);
-    deps.metrics.count(ENQUEUE_METRIC.serverErrors, statusCode >= 500 ? 1 : 0);
-    deps.metrics.flush();
-  }
+  return handleRoute(request, deps, { route: 'forget', maxBodyBytes: deps.maxBodyBytes }, (bytes) =>
+    answer(bytes, deps),
+  );
 }
 
-async function answer(request: HttpRequest, deps: ForgetEndpointDeps): Promise<HttpResponse> {
-  let authorized: boolean;
-  try {
-    authorized = await deps.auth.check(header(request, 'authorization'));
-  } catch (error) {
-    if (!(error instanceof TokenUnavailableError)) throw error;
-    deps.log.error('forget token unavailable', { error });
-    return reply(503, { error: 'temporarily unavailable; retry later' }, { 'retry-after': '5' });
-  }
-  if (!authorized) {
-    return reply(401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
-  }
-
-  const bytes = bodyBytes(request);
-  if (bytes.length > deps.maxBodyBytes) {
-    return reply(413, { error: `body of ${bytes.length} bytes: at most ${deps.maxBodyBytes}` });
-  }
+async function answer(bytes: Buffer, deps: ForgetEndpointDeps): Promise<HttpResponse> {
   const parsed = parseForgetBody(bytes);
   if (parsed.kind === 'bad_request') return reply(400, { error: parsed.error });
 
@@ -82,7 +60,7 @@ async function answer(request: HttpRequest, deps: ForgetEndpointDeps): Promise<H
   } catch (error) {
     // The error's name only: a store error's message could quote a key.
     deps.log.error('erasure request not stored', { errorName: (error as Error)?.name });
-    return reply(503, { error: 'queue unavailable; the request is safe to retry' }, { 'retry-after': '5' });
+    return queueUnavailable();
   }
   deps.log.info('erasure requested', { requestId: receipt.requestId, existing: receipt.existing });
   const body: ForgetResponseBody = {

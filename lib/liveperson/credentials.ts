@@ -1,7 +1,8 @@
 import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { MINUTE_MS, SECOND_MS, systemClock, type Clock } from '../clock';
+import { MINUTE_MS, SECOND_MS, type Clock } from '../clock';
 import { CredentialsError } from '../errors';
-import { FailureBackoff, type FailureBackoffPolicy } from './failure-backoff';
+import { CachedSecretJson } from './cached-secret';
+import type { FailureBackoffPolicy } from './failure-backoff';
 import { parseCredentials, type LivePersonCredentials } from './oauth';
 
 /** Where the client gets its four OAuth values. `refresh()` rereads them (after a 401: a rotated secret). */
@@ -52,93 +53,35 @@ export interface SecretsManagerCredentialsOptions {
  * the ill-shaped value. Concurrent calls share one read (a get() also joins a refresh() in progress).
  */
 export class SecretsManagerCredentialsProvider implements CredentialsProvider {
-  private readonly failures: FailureBackoff<CredentialsError>;
-  private inFlightGet?: Promise<LivePersonCredentials>;
-  private inFlightRefresh?: Promise<LivePersonCredentials>;
+  private readonly secret: CachedSecretJson<LivePersonCredentials, CredentialsError>;
 
   constructor(
-    private readonly provider: SecretsProvider,
-    private readonly secretId: string,
-    private readonly maxAgeSec: number,
+    provider: SecretsProvider,
+    secretId: string,
+    maxAgeSec: number,
     options: SecretsManagerCredentialsOptions = {},
   ) {
-    this.failures = new FailureBackoff(
-      options.failureBackoff ?? CREDENTIALS_FAILURE_BACKOFF,
-      options.clock ?? systemClock,
-      options.random ?? Math.random,
-    );
+    this.secret = new CachedSecretJson(provider, secretId, maxAgeSec, {
+      label: 'LivePerson credentials secret',
+      errorClass: CredentialsError,
+      parse: (value) => {
+        try {
+          return parseCredentials(value, `secret "${secretId}"`);
+        } catch (error) {
+          throw new CredentialsError((error as Error).message);
+        }
+      },
+      failureBackoff: options.failureBackoff ?? CREDENTIALS_FAILURE_BACKOFF,
+      clock: options.clock,
+      random: options.random,
+    });
   }
 
   async get(): Promise<LivePersonCredentials> {
-    this.failures.throwIfWaiting();
-    if (this.inFlightRefresh) return this.inFlightRefresh;
-    this.inFlightGet ??= this.loadAndRemember(false).finally(() => {
-      this.inFlightGet = undefined;
-    });
-    return this.inFlightGet;
+    return this.secret.read(false);
   }
 
   async refresh(): Promise<LivePersonCredentials> {
-    this.failures.throwIfWaiting();
-    this.inFlightRefresh ??= this.loadAndRemember(true).finally(() => {
-      this.inFlightRefresh = undefined;
-    });
-    return this.inFlightRefresh;
+    return this.secret.read(true);
   }
-
-  private async loadAndRemember(forceFetch: boolean): Promise<LivePersonCredentials> {
-    try {
-      const credentials = await this.load(forceFetch || this.failures.failing);
-      this.failures.succeeded();
-      return credentials;
-    } catch (error) {
-      const failure =
-        error instanceof CredentialsError
-          ? error
-          : new CredentialsError(
-              `cannot read LivePerson credentials secret "${this.secretId}" (${(error as Error).name})`,
-            );
-      this.failures.failed(failure);
-      throw failure;
-    }
-  }
-
-  private async load(forceFetch: boolean): Promise<LivePersonCredentials> {
-    let value: unknown;
-    try {
-      value = await this.provider.get(this.secretId, {
-        maxAge: this.maxAgeSec,
-        transform: 'json',
-        forceFetch,
-      });
-    } catch (error) {
-      // Only error names, no messages and no cause: a JSON transform error quotes the start of the secret's value.
-      throw new CredentialsError(
-        `cannot read LivePerson credentials secret "${this.secretId}" (${errorKind(error)})`,
-      );
-    }
-    if (value === undefined)
-      throw new CredentialsError(`LivePerson credentials secret "${this.secretId}" is empty`);
-    try {
-      return parseCredentials(value, `secret "${this.secretId}"`);
-    } catch (error) {
-      throw new CredentialsError((error as Error).message);
-    }
-  }
-}
-
-/**
- * The most specific name in an error's cause chain: Powertools wraps the SDK's ResourceNotFoundException or
- * AccessDeniedException in a GetParameterError, and the inner name is what tells an operator what to fix. Names
- * only, never messages: a JSON transform error quotes the start of the secret's value. Shared with the hash
- * key's secret (lib/privacy/key-provider.ts).
- */
-export function errorKind(error: unknown): string {
-  let kind = error instanceof Error ? error.name : typeof error;
-  let current: unknown = error instanceof Error ? error.cause : undefined;
-  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    if (current.name !== 'Error') kind = current.name;
-    current = current.cause;
-  }
-  return kind;
 }

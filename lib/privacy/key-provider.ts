@@ -1,8 +1,8 @@
 import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { MINUTE_MS, SECOND_MS, systemClock, type Clock } from '../clock';
+import { MINUTE_MS, SECOND_MS, type Clock } from '../clock';
 import { HashKeyError } from '../errors';
-import { errorKind } from '../liveperson/credentials';
-import { FailureBackoff, type FailureBackoffPolicy } from '../liveperson/failure-backoff';
+import { CachedSecretJson } from '../liveperson/cached-secret';
+import type { FailureBackoffPolicy } from '../liveperson/failure-backoff';
 import { MAX_HASH_KEY_VERSION, MIN_HASH_KEY_BYTES, type HashKey } from './hash';
 
 /**
@@ -140,59 +140,20 @@ export interface SecretsManagerHashKeyOptions {
  * share one read.
  */
 export class SecretsManagerHashKeyProvider implements HashKeyProvider {
-  private readonly failures: FailureBackoff<HashKeyError>;
-  private readonly maxAgeSec: number;
-  private inFlight?: Promise<HashKey>;
+  private readonly secret: CachedSecretJson<HashKey, HashKeyError>;
 
-  constructor(
-    private readonly provider: SecretsProvider,
-    private readonly secretId: string,
-    options: SecretsManagerHashKeyOptions = {},
-  ) {
-    this.maxAgeSec = options.maxAgeSec ?? HASH_KEY_REFRESH_SEC;
-    this.failures = new FailureBackoff(
-      options.failureBackoff ?? HASH_KEY_FAILURE_BACKOFF,
-      options.clock ?? systemClock,
-      options.random ?? Math.random,
-    );
+  constructor(provider: SecretsProvider, secretId: string, options: SecretsManagerHashKeyOptions = {}) {
+    this.secret = new CachedSecretJson(provider, secretId, options.maxAgeSec ?? HASH_KEY_REFRESH_SEC, {
+      label: 'hash key secret',
+      errorClass: HashKeyError,
+      parse: (value) => parseHashKeySecret(value, secretId),
+      failureBackoff: options.failureBackoff ?? HASH_KEY_FAILURE_BACKOFF,
+      clock: options.clock,
+      random: options.random,
+    });
   }
 
   async get(): Promise<HashKey> {
-    this.failures.throwIfWaiting();
-    this.inFlight ??= this.loadAndRemember().finally(() => {
-      this.inFlight = undefined;
-    });
-    return this.inFlight;
-  }
-
-  private async loadAndRemember(): Promise<HashKey> {
-    try {
-      const key = await this.load(this.failures.failing);
-      this.failures.succeeded();
-      return key;
-    } catch (error) {
-      const failure =
-        error instanceof HashKeyError
-          ? error
-          : new HashKeyError(`cannot read hash key secret "${this.secretId}" (${errorKind(error)})`);
-      this.failures.failed(failure);
-      throw failure;
-    }
-  }
-
-  private async load(forceFetch: boolean): Promise<HashKey> {
-    let value: unknown;
-    try {
-      value = await this.provider.get(this.secretId, {
-        maxAge: this.maxAgeSec,
-        transform: 'json',
-        forceFetch,
-      });
-    } catch (error) {
-      // The error's name only, no message and no cause: a JSON transform error quotes the start of the value.
-      throw new HashKeyError(`cannot read hash key secret "${this.secretId}" (${errorKind(error)})`);
-    }
-    if (value === undefined) throw new HashKeyError(`hash key secret "${this.secretId}" is empty`);
-    return parseHashKeySecret(value, this.secretId);
+    return this.secret.read(false);
   }
 }

@@ -34,7 +34,6 @@ import {
   DeleteCommand,
   GetCommand,
   PutCommand,
-  QueryCommand,
   ScanCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -70,7 +69,7 @@ import {
   visitorIndexPk,
 } from '../keys';
 import { ERASED_STATE, type QueueTombstone, type StoredQueueState } from '../queue/model';
-import { batchBackoffMs, isThrottlingError } from './dynamo';
+import { batchBackoffMs, isThrottlingError, queryPages } from './dynamo';
 
 /** Parallel segments of the queue scan. */
 export const QUEUE_SCAN_SEGMENTS = 4;
@@ -372,24 +371,18 @@ export class DynamoErasureRequests implements ErasureRequests {
 
   async pending(accountId: string): Promise<PendingErasure[]> {
     const found: PendingErasure[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const answer = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: this.dueIndex,
-          KeyConditionExpression: '#shard = :shard',
-          ExpressionAttributeNames: { '#shard': QUEUE_DUE_INDEX.partitionKey },
-          ExpressionAttributeValues: { ':shard': erasureDueShardKey(accountId) },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      startKey = answer.LastEvaluatedKey;
+    for await (const answer of queryPages(this.client, {
+      TableName: this.tableName,
+      IndexName: this.dueIndex,
+      KeyConditionExpression: '#shard = :shard',
+      ExpressionAttributeNames: { '#shard': QUEUE_DUE_INDEX.partitionKey },
+      ExpressionAttributeValues: { ':shard': erasureDueShardKey(accountId) },
+    })) {
       for (const item of answer.Items ?? []) {
         const request = toPending(item as Partial<StoredErasureItem>);
         if (request !== undefined) found.push(request);
       }
-    } while (startKey);
+    }
     return found;
   }
 
@@ -473,49 +466,37 @@ export class DynamoErasureCapture implements ErasureCapture {
   async visitorSessionIds(accountId: string, visitorId: string): Promise<string[]> {
     const prefix = capturePk(accountId, '');
     const sids = new Set<string>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const answer = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: this.byVisitorIndex,
-          KeyConditionExpression: '#gpk = :gpk',
-          ProjectionExpression: '#pk',
-          ExpressionAttributeNames: {
-            '#gpk': CAPTURE_BY_VISITOR.partitionKey,
-            '#pk': CAPTURE_PRIMARY_KEY.partitionKey,
-          },
-          ExpressionAttributeValues: { ':gpk': visitorIndexPk(accountId, visitorId) },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      startKey = answer.LastEvaluatedKey;
+    for await (const answer of queryPages(this.client, {
+      TableName: this.tableName,
+      IndexName: this.byVisitorIndex,
+      KeyConditionExpression: '#gpk = :gpk',
+      ProjectionExpression: '#pk',
+      ExpressionAttributeNames: {
+        '#gpk': CAPTURE_BY_VISITOR.partitionKey,
+        '#pk': CAPTURE_PRIMARY_KEY.partitionKey,
+      },
+      ExpressionAttributeValues: { ':gpk': visitorIndexPk(accountId, visitorId) },
+    })) {
       for (const item of answer.Items ?? []) {
         const pk = String(item[CAPTURE_PRIMARY_KEY.partitionKey]);
         if (pk.startsWith(prefix)) sids.add(pk.slice(prefix.length));
       }
-    } while (startKey);
+    }
     return [...sids];
   }
 
   async countSessionRows(accountId: string, sid: string): Promise<number> {
     let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const answer = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': CAPTURE_PRIMARY_KEY.partitionKey },
-          ExpressionAttributeValues: { ':pk': capturePk(accountId, sid) },
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
+    for await (const answer of queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': CAPTURE_PRIMARY_KEY.partitionKey },
+      ExpressionAttributeValues: { ':pk': capturePk(accountId, sid) },
+      Select: 'COUNT',
+      ConsistentRead: true,
+    })) {
       count += answer.Count ?? 0;
-      startKey = answer.LastEvaluatedKey;
-    } while (startKey);
+    }
     return count;
   }
 
@@ -529,21 +510,15 @@ export class DynamoErasureCapture implements ErasureCapture {
       return `#k${i}`;
     });
     let deleted = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const answer = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ProjectionExpression: ['#pk', '#sk', ...extra].join(', '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':pk': capturePk(accountId, sid) },
-          ConsistentRead: true,
-          ...(this.pageSize !== undefined ? { Limit: this.pageSize } : {}),
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      startKey = answer.LastEvaluatedKey;
+    for await (const answer of queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ProjectionExpression: ['#pk', '#sk', ...extra].join(', '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ':pk': capturePk(accountId, sid) },
+      ConsistentRead: true,
+      ...(this.pageSize !== undefined ? { Limit: this.pageSize } : {}),
+    })) {
       const items = answer.Items ?? [];
       // Kept before they are deleted: a run killed between the two finds them on resume.
       if (keep !== undefined && items.length > 0) await keep.rows(items.map((item) => erasedRow(item, keep)));
@@ -555,7 +530,7 @@ export class DynamoErasureCapture implements ErasureCapture {
         await this.deleteBatch(keys.slice(i, i + BATCH_SIZE));
         deleted += Math.min(BATCH_SIZE, keys.length - i);
       }
-    } while (startKey);
+    }
     return deleted;
   }
 

@@ -7,9 +7,33 @@ import {
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import type { StorageSettings } from '../config';
 import { CAPTURE_TABLE, QUEUE_TABLE, type TableDefinition } from './schema';
+
+/**
+ * Every page of a Query, in order: a Query answers at most 1 MB (or `Limit` items) a call, and LastEvaluatedKey
+ * says where the next page starts. The next page is asked for only when the caller takes it, after it has dealt
+ * with this one.
+ */
+export async function* queryPages(
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): AsyncGenerator<QueryCommandOutput> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const answer = await client.send(
+      new QueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    startKey = answer.LastEvaluatedKey;
+    yield answer;
+  } while (startKey);
+}
 
 /** How our plain values become DynamoDB items (here and wherever items are marshalled by hand). */
 export const MARSHALL_OPTIONS = Object.freeze({
