@@ -31,8 +31,8 @@ export const LAGGING_COLUMNS: Readonly<Record<string, readonly string[]>> = Obje
 });
 
 /**
- * Every how many successful polls a row whose lagging columns changed is rewritten: 6 is one hour at the
- * default 10-minute interval. Each page lives a poll or two in the simulator's traffic; with 6, a page's settled
+ * Every how many successful polls a row whose lagging columns changed is rewritten: 6 is about 84 minutes at
+ * the default 840-second interval (lib/poll-cadence.ts). Each page lives a poll or two in the simulator's traffic; with 6, a page's settled
  * time is usually written with the next rewrite, not at every poll on top of the write that created the row.
  */
 export const REWRITE_EVERY_POLLS = 6;

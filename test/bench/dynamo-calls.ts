@@ -16,7 +16,8 @@ import { createAgents } from '../../lib/liveperson/http';
 import type { VisitState } from '../../lib/liveperson/types';
 import { silentLog } from '../../lib/log';
 import type { TickSummary } from '../../lib/poller/poller';
-import { rowDigest } from '../../lib/poller/digests';
+import { stableRowDigest } from '../../lib/poller/digests';
+import { LAGGING_COLUMNS } from '../../lib/poller/rewrite-rule';
 import { DEFAULT_SIMULATOR_CREDENTIALS, VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld, type SessionInfo } from '../../lib/simulator/world';
 import { capturePk, queueKey } from '../../lib/keys';
@@ -142,7 +143,9 @@ function newRows(
   }).rows;
   const fresh: string[] = [];
   for (const row of rows) {
-    const id = rowDigest(row);
+    // A row whose only change is in its lagging columns (lib/poller/rewrite-rule.ts) is deferred, not written:
+    // it is new only if it differs in another column.
+    const id = stableRowDigest(row, LAGGING_COLUMNS[String(row.rowType)] ?? []);
     if (!stored.has(id)) fresh.push(id);
   }
   return { total: rows.length, fresh };
