@@ -83,7 +83,8 @@ export function planRowWrites(input: RowWritesInput): RowWritesPlan {
     answerKeys.add(key);
     const lagging = LAGGING_COLUMNS[String(row.rowType)] ?? [];
     const full = rowDigest(row, input.expiresAtSec);
-    const stable = stableRowDigest(row, lagging, input.expiresAtSec);
+    // With no lagging columns the stable digest is the full one (stableRowDigest): not hashed twice.
+    const stable = lagging.length === 0 ? full : stableRowDigest(row, lagging, input.expiresAtSec);
     const previous = stored.mutable.get(key);
     const values: Record<string, string | number | boolean | null> = {};
     for (const column of lagging) if (column in row) values[column] = row[column] as never;
