@@ -18,13 +18,11 @@
 import { newFlattenPlans } from '../../lib/capture/flatten';
 import { HOUR_MS, MINUTE_MS, SESSION_MAX_AGE_MS, ManualClock } from '../../lib/clock';
 import { measureCompleteness, type CompletenessReport } from '../../lib/completeness';
-import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
 import { silentLog } from '../../lib/log';
 import { DEFAULT_POLL_CADENCE, type PollCadence } from '../../lib/poll-cadence';
 import { Poller } from '../../lib/poller/poller';
 import { defaultPollPolicy, pollPolicy, type PollPolicy } from '../../lib/poller/policy';
 import { createPrivacyPolicy } from '../../lib/privacy/policy';
-import { Random } from '../../lib/simulator/random';
 import { DEFAULT_SIMULATOR_CREDENTIALS, VisitSimulator } from '../../lib/simulator/server';
 import { SimulatedWorld, type SessionInfo } from '../../lib/simulator/world';
 import {
@@ -34,8 +32,7 @@ import {
   type StoredRow,
   type UpdateStats,
 } from '../../lib/store/capture-store';
-import { createVisitClient } from '../../lib/wiring';
-import { faultScript } from './capacity';
+import { simulatorClient, START_MS, startTraffic } from './capacity';
 import { DueMemoryQueue } from './due-queue';
 import { fixed, type Figure, type Line } from './report';
 
@@ -91,7 +88,6 @@ export interface CadencePoint {
 }
 
 const ACCOUNT = 'cadence-bench';
-const START_MS = Date.UTC(2099, 0, 12, 9, 0, 0);
 
 /** Rows by session and sort key: what a table keyed like the capture table would hold. */
 class KeyedMemoryStore implements CaptureStore {
@@ -134,31 +130,9 @@ async function runPoint(setting: CadenceSetting, seed: number, options: CadenceO
   });
   await simulator.start();
   try {
-    // The sessions and scripted faults of figure 7 for the same seed (capacity.ts runTraffic).
-    const random = new Random(seed);
-    const sessions: SessionInfo[] = [];
-    for (let i = 0; i < options.visitors; i++) {
-      const offset = random.chance(0.3)
-        ? random.int(0, 5 * MINUTE_MS)
-        : random.int(0, options.arrivalWindowMin * MINUTE_MS);
-      sessions.push(world.startSession({ startTimeMs: START_MS + offset }));
-    }
-    sessions.sort((a, b) => a.startTimeMs - b.startTimeMs);
-    const faultRng = new Random(seed + 1);
-    for (const session of sessions) {
-      const script = faultScript(faultRng);
-      if (script !== undefined) simulator.scriptSession(session.sid, script);
-    }
-    const source = createVisitClient(
-      {
-        accountId: ACCOUNT,
-        domainApiUrl: simulator.baseUrl,
-        credentials: { source: 'env', ...DEFAULT_SIMULATOR_CREDENTIALS },
-        requestTimeoutMs: 10_000,
-        credentialsRefreshSec: 300,
-      },
-      { clock, credentials: new StaticCredentialsProvider(DEFAULT_SIMULATOR_CREDENTIALS) },
-    );
+    // The sessions and scripted faults of figure 7 for the same seed.
+    const sessions = startTraffic(world, simulator, { ...options, seed });
+    const source = simulatorClient(ACCOUNT, simulator, clock);
     const queue = new DueMemoryQueue();
     const store = new KeyedMemoryStore();
     const poller = new Poller(

@@ -26,7 +26,7 @@ import { HOUR_MS, MINUTE_MS, SESSION_MAX_AGE_MS, ManualClock } from '../../lib/c
 import { measureCompleteness } from '../../lib/completeness';
 import type { StorageSettings } from '../../lib/config';
 import { QUEUE_DUE_INDEX } from '../../lib/keys';
-import type { VisitStateSource } from '../../lib/liveperson/client';
+import type { VisitInformationClient, VisitStateSource } from '../../lib/liveperson/client';
 import { StaticCredentialsProvider } from '../../lib/liveperson/credentials';
 import type { FetchOutcome } from '../../lib/liveperson/outcome';
 import type { VisitState } from '../../lib/liveperson/types';
@@ -95,7 +95,7 @@ const ACCOUNT = 'capacity-bench';
  * A fixed instant, so that numbers in items (times) have the same digits, hence the same sizes, on every run; in
  * the future, because DynamoDB Local runs TTL and would delete queue items whose expiresAtSec has passed.
  */
-const START_MS = Date.UTC(2099, 0, 12, 9, 0, 0);
+export const START_MS = Date.UTC(2099, 0, 12, 9, 0, 0);
 /** A fixed test key: hashed columns have their full size (the dearest treatment) and the same bytes every run. */
 const TEST_HASH_KEY = Buffer.alloc(32, 7);
 
@@ -421,6 +421,50 @@ function meterTables(settings: StorageSettings): Parameters<typeof installCapaci
   };
 }
 
+/**
+ * The simulator's traffic for a seed, as figures 6 and 7 both run it (so figure 6's curve and figure 7's units
+ * describe the same sessions): the sessions of lib/local/run.ts for the seed (a third start in the first five
+ * minutes, the rest over the arrival window), sorted by start, each with its scripted fault sprinkle.
+ */
+export function startTraffic(
+  world: SimulatedWorld,
+  simulator: VisitSimulator,
+  options: { seed: number; visitors: number; arrivalWindowMin: number },
+): SessionInfo[] {
+  const random = new Random(options.seed);
+  const arrivalWindowMs = options.arrivalWindowMin * MINUTE_MS;
+  const sessions: SessionInfo[] = [];
+  for (let i = 0; i < options.visitors; i++) {
+    const offset = random.chance(0.3) ? random.int(0, 5 * MINUTE_MS) : random.int(0, arrivalWindowMs);
+    sessions.push(world.startSession({ startTimeMs: START_MS + offset }));
+  }
+  sessions.sort((a, b) => a.startTimeMs - b.startTimeMs);
+  const faultRng = new Random(options.seed + 1);
+  for (const session of sessions) {
+    const script = faultScript(faultRng);
+    if (script !== undefined) simulator.scriptSession(session.sid, script);
+  }
+  return sessions;
+}
+
+/** The real Visit Information client against the simulator (its Domain API), with its test credentials. */
+export function simulatorClient(
+  accountId: string,
+  simulator: VisitSimulator,
+  clock: ManualClock,
+): VisitInformationClient {
+  return createVisitClient(
+    {
+      accountId,
+      domainApiUrl: simulator.baseUrl,
+      credentials: { source: 'env', ...DEFAULT_SIMULATOR_CREDENTIALS },
+      requestTimeoutMs: 10_000,
+      credentialsRefreshSec: 300,
+    },
+    { clock, credentials: new StaticCredentialsProvider(DEFAULT_SIMULATOR_CREDENTIALS) },
+  );
+}
+
 async function runTraffic(
   endpoint: string,
   options: CapacityOptions,
@@ -441,30 +485,8 @@ async function runTraffic(
   try {
     await ensureTables(storage.documentClient, settings);
     const meter = installCapacityMeter(storage.documentClient, meterTables(settings));
-    // The sessions of lib/local/run.ts for the same seed: a third start in the first five minutes.
-    const random = new Random(options.seed);
-    const arrivalWindowMs = options.arrivalWindowMin * MINUTE_MS;
-    const sessions: SessionInfo[] = [];
-    for (let i = 0; i < options.visitors; i++) {
-      const offset = random.chance(0.3) ? random.int(0, 5 * MINUTE_MS) : random.int(0, arrivalWindowMs);
-      sessions.push(world.startSession({ startTimeMs: START_MS + offset }));
-    }
-    sessions.sort((a, b) => a.startTimeMs - b.startTimeMs);
-    const faultRng = new Random(options.seed + 1);
-    for (const session of sessions) {
-      const script = faultScript(faultRng);
-      if (script !== undefined) simulator.scriptSession(session.sid, script);
-    }
-    const source = createVisitClient(
-      {
-        accountId: ACCOUNT,
-        domainApiUrl: simulator.baseUrl,
-        credentials: { source: 'env', ...DEFAULT_SIMULATOR_CREDENTIALS },
-        requestTimeoutMs: 10_000,
-        credentialsRefreshSec: 300,
-      },
-      { clock, credentials: new StaticCredentialsProvider(DEFAULT_SIMULATOR_CREDENTIALS) },
-    );
+    const sessions = startTraffic(world, simulator, options);
+    const source = simulatorClient(ACCOUNT, simulator, clock);
     const poller = benchPoller(storage, source, clock, privacy);
     let next = 0;
     const loop = await tickLoop(

@@ -1,4 +1,3 @@
-import { SESSION_MAX_AGE_MS } from '../../lib/clock';
 import type {
   AckUpdate,
   ClaimRequest,
@@ -7,36 +6,24 @@ import type {
   Queue,
   QueueItem,
 } from '../../lib/queue/model';
+import { newMemoryQueueItem } from '../support/memory-queue';
 
 /**
- * An in-memory Queue that keeps the schedule, for bench figure 6 (cadence.ts): an item is due when its
- * nextPollAtMs has come, a claim moves nextPollAtMs to the lease's end (and a release puts it back), an ack
- * writes what DynamoQueue's ack writes, and a terminal ack takes the item out of the due set. What it leaves out
- * (conditions on lease owners and tick starts, shards, pages) changes nothing for one poller ticking alone,
- * which is all the figure runs; the cadence under measurement is the poller's and the policy's, not the queue's.
- * test/support/memory-queue.ts takes every ACTIVE item at every tick, which would erase the cadence.
+ * An in-memory Queue that keeps the schedule, for bench figure 6 (cadence.ts), with DynamoQueue's rules: an
+ * item is due when its nextPollAtMs has come and no live lease holds it; a claim sets the lease and leaves
+ * nextPollAtMs alone (so an item handed back, or whose lease ran out, is due at its previous time); an ack
+ * writes what DynamoQueue's ack writes and drops the lease, and a terminal ack takes the item out of the due set.
+ * What it leaves out (tick-start conditions, shards, pages, the side item) changes nothing for one poller ticking
+ * alone, which is all the figure runs; the cadence under measurement is the poller's and the policy's, not the
+ * queue's. test/support/memory-queue.ts takes every ACTIVE item at every tick, which would erase the cadence.
  */
 export class DueMemoryQueue implements Queue {
-  private readonly items = new Map<string, QueueItem & { prevNextPollAtMs?: number }>();
+  private readonly items = new Map<string, QueueItem>();
 
   async enqueue(accountId: string, requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
     return requests.map((r) => {
       if (this.items.has(r.sid)) return { status: 'exists', visitorId: r.visitorId, sid: r.sid };
-      const startTimeMs = r.startTimeMs ?? 0;
-      this.items.set(r.sid, {
-        accountId,
-        visitorId: r.visitorId,
-        sid: r.sid,
-        state: 'ACTIVE',
-        startTimeMs,
-        deadlineMs: startTimeMs + SESSION_MAX_AGE_MS,
-        enqueuedAtMs: startTimeMs,
-        nextPollAtMs: startTimeMs,
-        attempts: 0,
-        pollCount: 0,
-        successCount: 0,
-        expiresAtSec: 0,
-      });
+      this.items.set(r.sid, newMemoryQueueItem(accountId, r));
       return { status: 'created', visitorId: r.visitorId, sid: r.sid };
     });
   }
@@ -47,7 +34,12 @@ export class DueMemoryQueue implements Queue {
     options: { pageSize: number; force: boolean },
   ): AsyncIterable<QueueItem[]> {
     const due = [...this.items.values()]
-      .filter((i) => i.state === 'ACTIVE' && (options.force || (i.nextPollAtMs ?? 0) <= nowMs))
+      .filter(
+        (i) =>
+          i.state === 'ACTIVE' &&
+          !((i.leaseUntilMs ?? 0) > nowMs) &&
+          (options.force || (i.nextPollAtMs ?? 0) <= nowMs),
+      )
       .sort((a, b) => (a.nextPollAtMs ?? 0) - (b.nextPollAtMs ?? 0))
       .map((i) => ({ ...i }));
     for (let at = 0; at < due.length; at += options.pageSize) yield due.slice(at, at + options.pageSize);
@@ -57,8 +49,7 @@ export class DueMemoryQueue implements Queue {
     const stored = this.items.get(item.sid);
     if (stored === undefined || stored.state !== 'ACTIVE') return undefined;
     if (!claim.force && (stored.nextPollAtMs ?? 0) > claim.nowMs) return undefined;
-    stored.prevNextPollAtMs = stored.nextPollAtMs;
-    stored.nextPollAtMs = claim.leaseUntilMs;
+    if ((stored.leaseUntilMs ?? 0) > claim.nowMs) return undefined;
     stored.leaseOwner = claim.owner;
     stored.leaseUntilMs = claim.leaseUntilMs;
     stored.lastClaimedAtMs = claim.nowMs;
@@ -72,8 +63,6 @@ export class DueMemoryQueue implements Queue {
   async release(item: Pick<QueueItem, 'sid'>): Promise<void> {
     const stored = this.items.get(item.sid);
     if (stored === undefined) return;
-    if (stored.prevNextPollAtMs !== undefined) stored.nextPollAtMs = stored.prevNextPollAtMs;
-    delete stored.prevNextPollAtMs;
     delete stored.leaseOwner;
     delete stored.leaseUntilMs;
   }
@@ -82,7 +71,6 @@ export class DueMemoryQueue implements Queue {
     const stored = this.items.get(item.sid);
     if (stored === undefined || stored.leaseOwner !== owner) return false;
     Object.assign(stored, update);
-    delete stored.prevNextPollAtMs;
     delete stored.leaseOwner;
     delete stored.leaseUntilMs;
     if (update.state !== 'ACTIVE') delete stored.nextPollAtMs;

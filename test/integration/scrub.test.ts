@@ -25,7 +25,13 @@ import { DynamoCaptureStore } from '../../lib/store/dynamo-capture-store';
 import { DynamoScrubTable } from '../../lib/store/dynamo-scrub';
 import { storageBackends, type LocalDynamo } from '../support/local-dynamo';
 import { runCli, type CliResult } from '../support/query-cli';
-import { DISTINCT, distinctiveExample, example, leaksIn, personalValuesOf } from '../support/scrub-fixtures';
+import {
+  DISTINCT,
+  distinctiveExample,
+  example,
+  leaksIn,
+  personalValuesOf,
+} from '../support/personal-fixtures';
 import { agesUpToSixHours, simulatedAnswers } from '../support/simulated-answers';
 
 const ACCOUNT = '12345678';

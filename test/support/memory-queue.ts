@@ -8,6 +8,25 @@ import type {
   QueueItem,
 } from '../../lib/queue/model';
 
+/** A new ACTIVE item of the in-memory queues, due at its start (which doubles as its enqueue time). */
+export function newMemoryQueueItem(accountId: string, request: EnqueueRequest): QueueItem {
+  const startTimeMs = request.startTimeMs ?? 0;
+  return {
+    accountId,
+    visitorId: request.visitorId,
+    sid: request.sid,
+    state: 'ACTIVE',
+    startTimeMs,
+    deadlineMs: startTimeMs + SESSION_MAX_AGE_MS,
+    enqueuedAtMs: startTimeMs,
+    nextPollAtMs: startTimeMs,
+    attempts: 0,
+    pollCount: 0,
+    successCount: 0,
+    expiresAtSec: 0,
+  };
+}
+
 /**
  * An in-memory Queue: enough for the Poller to run ticks over a few items (the data-dictionary generator,
  * tools/docs/samples.ts, runs its samples through the real Poller with it). Deliberately not a model of
@@ -18,23 +37,7 @@ import type {
 export class MemoryQueue implements Queue {
   readonly items: QueueItem[] = [];
   async enqueue(accountId: string, requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
-    for (const r of requests) {
-      const startTimeMs = r.startTimeMs ?? 0;
-      this.items.push({
-        accountId,
-        visitorId: r.visitorId,
-        sid: r.sid,
-        state: 'ACTIVE',
-        startTimeMs,
-        deadlineMs: startTimeMs + SESSION_MAX_AGE_MS,
-        enqueuedAtMs: startTimeMs,
-        nextPollAtMs: startTimeMs,
-        attempts: 0,
-        pollCount: 0,
-        successCount: 0,
-        expiresAtSec: 0,
-      });
-    }
+    for (const r of requests) this.items.push(newMemoryQueueItem(accountId, r));
     return requests.map((r) => ({ status: 'created', visitorId: r.visitorId, sid: r.sid }));
   }
   async *duePages(): AsyncIterable<QueueItem[]> {

@@ -5,8 +5,6 @@
  * with the key or the modes. The policy's own parts: privacy-policy.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   flattenVisitState,
   newFlattenPlans,
@@ -17,13 +15,20 @@ import type { CaptureRow, Scalar } from '../../lib/capture/rows';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../lib/clock';
 import type { VisitStateSource } from '../../lib/liveperson/client';
 import type { FetchOutcome } from '../../lib/liveperson/outcome';
-import type { Json, JsonObject, VisitState } from '../../lib/liveperson/types';
+import type { VisitState } from '../../lib/liveperson/types';
 import { JsonLineLog } from '../../lib/log';
 import { Poller } from '../../lib/poller/poller';
 import { defaultPollPolicy } from '../../lib/poller/policy';
 import { KeyedHasher } from '../../lib/privacy/hash';
 import { createPrivacyPolicy, keepEverythingPolicy, type PrivacyPolicy } from '../../lib/privacy/policy';
 import { MemoryCaptureStore } from '../support/memory-capture-store';
+import {
+  DISTINCT,
+  distinctiveExample,
+  example,
+  leaksIn,
+  personalValuesOf,
+} from '../support/personal-fixtures';
 import { MemoryQueue } from '../support/memory-queue';
 import { agesUpToSixHours, simulatedAnswers } from '../support/simulated-answers';
 
@@ -33,102 +38,6 @@ const SID = 'qCsUrTldTh0UEWLjLCGqkQ';
 const TS = 1475675316326;
 const KEY_A = { bytes: Buffer.alloc(32, 0xa1), version: 1 };
 const KEY_B = { bytes: Buffer.alloc(32, 0xb2), version: 2 };
-
-const exampleText = readFileSync(join(__dirname, '..', 'fixtures', 'example-state.json'), 'utf8');
-const example = (): VisitState => JSON.parse(exampleText) as VisitState;
-
-/** The spec example with a distinctive value in every personal field it has (and userName, null there). */
-const DISTINCT = {
-  name: 'Quintessa',
-  surname: 'Vandermolen',
-  email: 'quintessa.v@example.org',
-  phone: '+1 212-555-0199',
-  customerId: 'CUST-7731-QX',
-  userName: 'qvander77',
-  ip: '203.0.113.77',
-} as const;
-
-function distinctiveExample(): VisitState {
-  const state = example();
-  const app = state.appSessions[0] as JsonObject;
-  const personal = (body: JsonObject): void => {
-    const info = (body.personalInfo as JsonObject).personalInfo as JsonObject;
-    info.name = DISTINCT.name;
-    info.surname = DISTINCT.surname;
-    info.contacts = [{ email: DISTINCT.email, phone: DISTINCT.phone }];
-  };
-  const customer = (body: JsonObject): void => {
-    const info = (body.customerInfo as JsonObject).customerInfo as JsonObject;
-    info.customerId = DISTINCT.customerId;
-    info.userName = DISTINCT.userName;
-  };
-  personal(app);
-  customer(app);
-  app.ipv4 = DISTINCT.ip;
-  for (const event of app.events as JsonObject[]) {
-    if (event.personalInfo !== undefined) personal({ personalInfo: event.personalInfo });
-    if (event.customerInfo !== undefined) customer({ customerInfo: event.customerInfo });
-  }
-  return state;
-}
-
-/** The personal values of an answer, read at the paths the spec documents (not through lib/privacy). */
-function personalValuesOf(state: VisitState): string[] {
-  const out = new Set<string>();
-  const add = (v: Json | undefined): void => {
-    if (typeof v === 'string' && v !== '') out.add(v);
-  };
-  const fromPersonal = (info: Json | undefined): void => {
-    if (info === null || typeof info !== 'object' || Array.isArray(info)) return;
-    add(info.name);
-    add(info.surname);
-    for (const c of Array.isArray(info.contacts) ? info.contacts : []) {
-      if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
-        add(c.email);
-        add(c.phone);
-      }
-    }
-  };
-  const fromCustomer = (info: Json | undefined): void => {
-    if (info === null || typeof info !== 'object' || Array.isArray(info)) return;
-    add(info.customerId);
-    add(info.userName);
-  };
-  for (const app of state.appSessions as JsonObject[]) {
-    add(app.ipv4);
-    add(app.lpv4);
-    fromPersonal((app.personalInfo as JsonObject | undefined)?.personalInfo);
-    fromCustomer((app.customerInfo as JsonObject | undefined)?.customerInfo);
-    for (const event of (app.events ?? []) as JsonObject[]) {
-      fromPersonal((event.personalInfo as JsonObject | undefined)?.personalInfo);
-      fromCustomer((event.customerInfo as JsonObject | undefined)?.customerInfo);
-    }
-  }
-  return [...out];
-}
-
-/**
- * Where `value` shows in a stored value: equal, inside JSON text as a string, or (8 characters and more) anywhere
- * in a string; shorter values are not looked for as bare substrings, which base64url hashes would hold by chance.
- */
-function leaks(stored: Scalar | undefined, value: string): boolean {
-  if (stored === value) return true;
-  if (typeof stored !== 'string') return false;
-  return stored.includes(JSON.stringify(value)) || (value.length >= 8 && stored.includes(value));
-}
-
-/** Every (row, column) whose value shows one of `values`. */
-function leaksIn(rows: readonly Record<string, Scalar | undefined>[], values: readonly string[]): string[] {
-  const found: string[] = [];
-  for (const row of rows) {
-    for (const [column, stored] of Object.entries(row)) {
-      for (const value of values) {
-        if (leaks(stored, value)) found.push(`${String(row.rowType)}.${column} shows ${value}`);
-      }
-    }
-  }
-  return found;
-}
 
 const plansOf = (privacy: PrivacyPolicy): FlattenPlans => newFlattenPlans({ privacy });
 const DEFAULTS_WITH_KEY = (): FlattenPlans => plansOf(createPrivacyPolicy({ hashKey: KEY_A }));

@@ -19,7 +19,7 @@ import {
   type StoreColumns,
 } from '../../lib/scrub/plan';
 import { CAPTURE_STORE_COLUMNS } from '../../lib/store/dynamo-scrub';
-import { distinctiveExample, example, leaksIn, personalValuesOf } from '../support/scrub-fixtures';
+import { distinctiveExample, example, leaksIn, personalValuesOf } from '../support/personal-fixtures';
 import { agesUpToSixHours, simulatedAnswers } from '../support/simulated-answers';
 
 const ACCOUNT = '12345678';

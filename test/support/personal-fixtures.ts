@@ -1,6 +1,6 @@
 /**
- * Answers with distinctive personal values, and a search for those values in stored rows: what `lpv scrub`'s
- * tests (unit and integration) feed in and look for. Personal values are read at the paths the spec documents,
+ * Answers with distinctive personal values, and a search for those values in stored rows: what the privacy
+ * tests (the flattener's, privacy-flatten.test.ts, and `lpv scrub`'s, unit and integration) feed in and look for. Personal values are read at the paths the spec documents,
  * not through lib/privacy, so the search does not share the classification it checks.
  */
 import { readFileSync } from 'node:fs';
